@@ -1,0 +1,1 @@
+"""Facts as data: type tables, GPU specs, the model catalog. Each table names its source."""
