@@ -67,6 +67,7 @@ _TYPES = [
     (39, "MXFP4", 32, 17),
     (40, "NVFP4", 64, 36),
     (41, "Q1_0", 128, 18),
+    (42, "Q2_0", 64, 18),  # ggml-common.h block_q2_0: fp16 scale + 64 x 2 bits (newer than gguf 0.19)
 ]
 
 GGML_TYPES: dict[int, GGMLType] = {t[0]: GGMLType(*t) for t in _TYPES}
@@ -118,6 +119,7 @@ LLAMA_FILE_TYPES: dict[int, str] = {
     38: "MXFP4_MOE",
     39: "NVFP4",
     40: "Q1_0",
+    41: "Q2_0",  # include/llama.h of the vendored llama.cpp (newer than gguf 0.19)
 }
 LLAMA_FILE_TYPE_IDS: dict[str, int] = {v: k for k, v in LLAMA_FILE_TYPES.items()}
 
@@ -132,5 +134,5 @@ FILE_TYPE_BASE: dict[str, str] = {
     "IQ3_XS": "IQ3_S", "IQ3_XXS": "IQ3_XXS", "IQ3_S": "IQ3_S", "IQ3_M": "IQ3_S",
     "IQ1_S": "IQ1_S", "IQ1_M": "IQ1_M", "IQ4_NL": "IQ4_NL", "IQ4_XS": "IQ4_XS",
     "TQ1_0": "TQ1_0", "TQ2_0": "TQ2_0", "MXFP4_MOE": "MXFP4", "NVFP4": "NVFP4",
-    "Q1_0": "Q1_0",
+    "Q1_0": "Q1_0", "Q2_0": "Q2_0",
 }
