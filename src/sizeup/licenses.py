@@ -42,6 +42,11 @@ LICENSES: dict[str, tuple[str, str]] = {
     "falcon-llm": (OPEN_WEIGHTS, "Falcon LLM licence: use-based restrictions"),
     "tii-falcon-llm": (OPEN_WEIGHTS, "Falcon LLM licence: use-based restrictions"),
     "nvidia-open-model": (OPEN_WEIGHTS, "NVIDIA Open Model License: use-based conditions"),
+    "tongyi-qianwen": (OPEN_WEIGHTS, "Tongyi Qianwen licence: commercial use above 100M MAU needs a licence from Alibaba"),
+    "modified-mit": (OPEN_WEIGHTS, "Modified MIT (Kimi K2): products above 100M MAU or $20M monthly revenue must display the model name"),
+    "internlm": (OPEN_WEIGHTS, "InternLM licence: weights open for research; commercial use after a free application"),
+    "minicpm": (OPEN_WEIGHTS, "MiniCPM model licence: commercial use after registration, use restrictions apply"),
+    "stabilityai-community": (OPEN_WEIGHTS, "Stability AI Community License: commercial use above $1M annual revenue needs an enterprise licence"),
     "other": (UNKNOWN, "licence given as 'other': read the model card"),
 }
 
