@@ -1,0 +1,1 @@
+"""rich renderings shared by commands (inspect, fit, compare...): data in, renderables out."""
