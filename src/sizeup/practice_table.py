@@ -40,7 +40,7 @@ class PracticeRow:
     fp16_weights: int
     q4km_weights: int
     q40_weights: int
-    fp16_total: int  # weights + KV + compute + overhead at ctx, full GPU offload
+    fp16_total: int  # VRAM: weights + KV + compute + overhead on the GPU at ctx, full offload
     q4km_total: int
     cpu_ram_q4km: int  # expected resident RAM of a CPU run at Q4_K_M
     cpu_ram_fp16: int
@@ -80,7 +80,7 @@ def compute_rows(ctx: int, models: dict[str, str] | None = None, disk_gbs: float
         rows.append(PracticeRow(
             size=seed["size"], model_id=entry.id, params=m.params.total if m.params else 0,
             fp16_weights=w["F16"], q4km_weights=w["Q4_K_M"], q40_weights=w["Q4_0"],
-            fp16_total=full["F16"].total, q4km_total=full["Q4_K_M"].total,
+            fp16_total=sum(d.total for d in full["F16"].gpus), q4km_total=sum(d.total for d in full["Q4_K_M"].gpus),
             cpu_ram_q4km=on_cpu["Q4_K_M"].rss, cpu_ram_fp16=on_cpu["F16"].rss,
             load_cold_s=load_time_seconds(file_bytes, arch.n_vocab, disk_gbs or 0.0, memory_gbs, cold=True) if disk_gbs else float("nan"),
             load_warm_s=load_time_seconds(file_bytes, arch.n_vocab, disk_gbs or 0.0, memory_gbs, cold=False),

@@ -15,8 +15,9 @@ recommendation. Models are then ranked by a score whose components are printed w
   active parameters, a common rule for how MoE models compare with dense ones);
 * ``quant``: minus the perplexity increase llama.cpp's authors measured for that type on
   Llama-3-8B (:mod:`sizeup.data.quant_quality`): Q4_K_M -0.18, Q3_K_M -0.66, Q2_K -3.52;
-* ``speed``: 0 at or above a usable decode speed (``USABLE_TPS``), falling by 1 for every halving
-  below it - a brilliant model at 2 tok/s is not what anyone wants for a coding assistant;
+* ``speed``: 0 at or above a usable decode speed (``USABLE_TPS``), falling by ``SPEED_WEIGHT`` for
+  every halving below it - a brilliant model at 2 tok/s is not what anyone wants for a coding
+  assistant, so halving the speed costs as much as halving the parameter count twice;
 * ``task``: +1 when the model is tagged for the requested task (coding, reasoning...);
 * ``fit``: -0.5 when the fit is tight (over 90% of the memory budget) or needs partial offload;
 * ``recency``: +0.25 per year since 2023, so newer models win ties with older ones of a size.
@@ -38,6 +39,7 @@ from .estimate.placement import Device, devices_from_hardware
 from .model import ModelDescription
 
 USABLE_TPS = 15.0  # decode tok/s below which interactive use (chat, coding) gets frustrating
+SPEED_WEIGHT = 2.0  # score lost per halving of decode speed below USABLE_TPS
 TIGHT_FRACTION = 0.90  # share of a memory budget above which the fit is called tight
 RAM_RESERVE = 1.0 * 2**30  # leave this much RAM for the OS and the user's other programs
 
@@ -63,6 +65,7 @@ class Choice:
     decode_tps: float | None = None
     prefill_tps: float | None = None
     speed_calibrated: bool = False
+    tensors: list | None = None  # the weight tensors at this quant (predicted or the file's own)
     miss_bytes: int = 0  # how much more memory it would need, when it does not fit
     score: float = 0.0
     components: dict[str, float] = field(default_factory=dict)
@@ -162,11 +165,11 @@ def score(choice: Choice, task: str | None) -> None:
     comps["capability"] = math.log2(max(effective_params(m), 1e7) / 1e9)
     comps["quant"] = -(ppl_delta(choice.quant) or 0.0)
     if choice.decode_tps is not None and choice.decode_tps > 0:
-        comps["speed"] = min(0.0, math.log2(choice.decode_tps / USABLE_TPS))
+        comps["speed"] = SPEED_WEIGHT * min(0.0, math.log2(choice.decode_tps / USABLE_TPS))
     tags = set(m.extra.get("tags", []))
     comps["task"] = 1.0 if task and task in tags else 0.0
     comps["fit"] = -0.5 if choice.fit_level in ("tight", "partial") else 0.0
-    year = str(m.extra.get("release", ""))[:4]
+    year = str(m.extra.get("released", ""))[:4]
     comps["recency"] = 0.25 * (int(year) - 2023) if year.isdigit() else 0.0
     choice.components = comps
     choice.score = sum(comps.values())
@@ -182,20 +185,54 @@ def _reason(c: Choice) -> str:
     return f"{q}; {gib:.1f} GiB {where}"
 
 
+# Fine-tunes share their base model's architecture (Qwen2.5-32B, its Coder, QwQ and the R1
+# distill are one layout), so predicted tensor lists are memoized per (architecture, type).
+_TENSOR_MEMO: dict[tuple, list] = {}
+
+
+def _predicted(arch, quant: str) -> list:
+    from .estimate.weights_predict import predict_tensors
+
+    key = (arch, quant)
+    if key not in _TENSOR_MEMO:
+        _TENSOR_MEMO[key] = predict_tensors(arch, quant)
+    return _TENSOR_MEMO[key]
+
+
+def weights_lower_bound(model: ModelDescription, quant: str) -> int:
+    """Bytes the weights need at least: every parameter at the quant's base type.
+
+    llama.cpp's mixes only ever raise some tensors above the base type (Q4_K_M keeps attn_v and
+    ffn_down partly at Q6_K, the output at Q6_K...), so this bound lets the recommender skip
+    types that cannot fit without predicting their full tensor list.
+    """
+    from .data.ggml_types import FILE_TYPE_BASE, GGML_TYPES_BY_NAME
+
+    if model.params is None:
+        return 0
+    base = GGML_TYPES_BY_NAME.get(FILE_TYPE_BASE.get(quant, quant))
+    return int(model.params.total * base.bits_per_weight / 8 * 0.98) if base else 0
+
+
 def best_choice(model: ModelDescription, ctx: int, devices: list[Device], *, quants=RECOMMENDABLE,
                 min_speed: float | None = None, speed_fn=None, base: RunConfig | None = None) -> Choice:
     """The highest-quality quant of ``model`` that fits (and is fast enough), else the smallest miss."""
-    from .estimate.weights_predict import predict_tensors
-
     base = base or RunConfig(n_ctx=ctx)
     ctx = min(ctx, model.arch.n_ctx_train) if model.arch.n_ctx_train else ctx
+    budget = None
+    if devices[0].free is not None:
+        budget = (_ram_budget(devices) or 0) + sum(d.free or 0 for d in devices[1:] if not d.unified)
     last: Choice | None = None
-    for q in quants:
+    quants = list(quants)
+    for i, q in enumerate(quants):
+        if budget is not None and i < len(quants) - 1 and weights_lower_bound(model, q) > budget:
+            continue  # cannot fit: not worth predicting (the last type is always evaluated)
         try:
-            tensors = predict_tensors(model.arch, q) if not model.tensors else None
+            tensors = _predicted(model.arch, q) if not model.tensors else None
         except Exception:  # a type this architecture cannot take (row sizes): try the next
             continue
         c = place(model, q, ctx, devices, tensors, base)
+        c.tensors = tensors if tensors is not None else model.tensors
         if speed_fn is not None and c.fits:
             speed_fn(c)
         last = c
@@ -225,3 +262,20 @@ def recommend(models: list[ModelDescription], hardware, *, ctx: int = 8192, task
             progress(i + 1, len(models))
     out.sort(key=lambda c: (not c.fits, -c.score if c.fits else c.miss_bytes))
     return out
+
+
+def collapse_variants(choices: list[Choice]) -> list[tuple[Choice, list[Choice]]]:
+    """Group rows that are the same model for sizing purposes (same parameter counts, quant,
+    placement, memory and score - e.g. an instruct, a base and a distill sharing one layout) so a
+    ranked list shows distinct options; the first of each group stands for the rest."""
+    groups: dict[tuple, tuple[Choice, list[Choice]]] = {}
+    order: list[tuple] = []
+    for c in choices:
+        p = c.model.params
+        key = (p.total if p else None, p.active if p else None, c.quant, c.where, c.needed >> 20, round(c.score, 3))
+        if key in groups:
+            groups[key][1].append(c)
+        else:
+            groups[key] = (c, [])
+            order.append(key)
+    return [groups[k] for k in order]

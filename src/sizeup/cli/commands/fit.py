@@ -44,7 +44,7 @@ def probe_from_args(args):
 def run(args) -> int:
     from ...catalog import describe_entry, load_catalog
     from ...errors import SizeupError
-    from ...recommend import recommend
+    from ...recommend import collapse_variants, recommend
     from ...speed_adapter import speed_for_choice
     from ...units import parse_count
     from ..output import err_console, print_json
@@ -85,19 +85,22 @@ def run(args) -> int:
                                 progress=lambda i, n: prog.update(task, completed=i))
     fitting = [c for c in choices if c.fits]
     shown = choices if args.all else fitting
-    shown = shown[: args.n] if not args.all else shown
+    groups = collapse_variants(shown)
+    if not args.all:
+        groups = groups[: args.n]
+    shown = [g for g, _ in groups]
     if args.json:
         print_json({
             "hardware": hw.to_dict(),
             "ctx": ctx,
             "task": args.task,
             "calibrated": calibration is not None,
-            "recommendations": [c.to_dict() for c in shown],
+            "recommendations": [c.to_dict() | {"variants": [v.to_dict()["id"] for v in vs]} for c, vs in groups],
             "n_fitting": len(fitting),
             "n_considered": len(choices),
         })
         return 0
-    _render(hw, ctx, args, choices, shown, fitting, calibration)
+    _render(hw, ctx, args, choices, groups, fitting, calibration)
     return 0
 
 
@@ -123,7 +126,7 @@ def _calibration(hw):
         return None
 
 
-def _render(hw, ctx, args, choices, shown, fitting, calibration) -> None:
+def _render(hw, ctx, args, choices, groups, fitting, calibration) -> None:
     from rich.table import Table
 
     from ...units import fmt_bytes, fmt_count, fmt_ctx
@@ -138,23 +141,30 @@ def _render(hw, ctx, args, choices, shown, fitting, calibration) -> None:
     speed_note = "calibrated from your benchmark runs" if calibration is not None else "estimated (run `sizeup bench` to calibrate)"
     c.print(f"Models for [bold]{fmt_ctx(ctx)}[/] tokens of context" + (f", task {args.task}" if args.task else "")
             + f"; speed {speed_note}.")
+    wide = c.width >= 150
     t = Table(show_lines=False)
-    for col, just in (("#", "right"), ("model", "left"), ("params", "right"), ("quant", "left"), ("memory", "right"),
-                      ("runs on", "left"), ("tok/s", "right"), ("fit", "left"), ("why", "left")):
-        t.add_column(col, justify=just, overflow="fold")
+    cols = [("#", "right"), ("model", "left"), ("params", "right"), ("quant", "left"), ("memory", "right"),
+            ("runs on", "left"), ("tok/s", "right"), ("fit", "left")] + ([("why", "left")] if wide else [])
+    for col, just in cols:
+        t.add_column(col, justify=just, overflow="fold", no_wrap=col in ("#", "quant", "fit", "tok/s"))
     colour = {"good": "green", "tight": "yellow", "partial": "yellow", "no": "red"}
-    for i, ch in enumerate(shown, 1):
+    for i, (ch, variants) in enumerate(groups, 1):
         p = ch.model.params
-        params = fmt_count(p.total) + (f" ({fmt_count(p.active)} active)" if p and p.active and p.active < p.total else "")
+        params = fmt_count(p.total) + (f"\n({fmt_count(p.active)} act.)" if p and p.active and p.active < p.total else "")
         tps = f"{ch.decode_tps:.1f}" if ch.decode_tps else "-"
-        row = [str(i), ch.model.extra.get("hf_id") or ch.model.name, params, ch.quant,
-               f"{fmt_bytes(ch.needed)}", ch.where + (f" ({ch.n_gpu_layers} layers)" if ch.where == "GPU+CPU" else ""),
-               tps, f"[{colour[ch.fit_level]}]{ch.fit_level}[/]", ch.reason]
+        name = ch.model.extra.get("hf_id") or ch.model.name
+        name = name if wide else name.split("/")[-1]
+        if variants:
+            name += f" [dim](+{len(variants)} same size: {', '.join((v.model.extra.get('hf_id') or v.model.name).split('/')[-1] for v in variants)})[/]"
+        row = [str(i), name, params, ch.quant, fmt_bytes(ch.needed, 1),
+               ch.where + (f" ({ch.n_gpu_layers} layers)" if ch.where == "GPU+CPU" else ""),
+               tps, f"[{colour[ch.fit_level]}]{ch.fit_level}[/]"] + ([ch.reason] if wide else [])
         t.add_row(*row)
-        if args.explain:
-            comps = "  ".join(f"{k} {v:+.2f}" for k, v in ch.components.items())
-            t.add_row("", f"[dim]score {ch.score:.2f} = {comps}[/]", "", "", "", "", "", "", "")
     c.print(t)
+    if args.explain:
+        for i, (ch, _) in enumerate(groups, 1):
+            comps = ", ".join(f"{k} {v:+.2f}" for k, v in ch.components.items())
+            c.print(f"[dim]{i:>2}.[/] {ch.reason}\n    score {ch.score:+.2f} = {comps}")
     missing = [ch for ch in choices if not ch.fits]
     if missing and not args.all:
         closest = min(missing, key=lambda ch: ch.miss_bytes or 0)

@@ -49,20 +49,25 @@ def run(args) -> int:
     def gb(n: int) -> str:
         return f"{n / 1e9:.1f} GB"
 
-    t = Table(title=f"Memory requirements in practice - computed at {ctx} tokens of context", title_justify="left")
-    for col in ("size", "model", "params", "RAM (CPU run)", "VRAM FP16", "VRAM 4-bit", "load cold / warm"):
-        t.add_column(col, justify="left" if col in ("size", "model") else "right")
+    t = Table(title=f"Memory requirements in practice, computed at {ctx} tokens of context "
+                    "[dim](the guide's rule of thumb in brackets)[/]", title_justify="left")
+    for col in ("size", "model", "params", "VRAM FP16", "VRAM 4-bit", "RAM, CPU run", "load cold / warm"):
+        t.add_column(col, justify="left" if col in ("size", "model") else "right",
+                     min_width=12 if col == "model" else None, no_wrap=col == "size")
     for r in rows:
         s = r.seed
-        load = (f"{r.load_cold_s:.1f} s" if r.load_cold_s == r.load_cold_s else "-") + f" / {r.load_warm_s:.1f} s"
-        t.add_row(r.size, r.model_id, fmt_count(r.params),
-                  f"{gb(r.cpu_ram_q4km)} Q4_K_M\n{gb(r.cpu_ram_fp16)} FP16\n[dim]guide: {s['ram']}[/]",
-                  f"{gb(r.fp16_total)}\n[dim]weights {gb(r.fp16_weights)}\nguide: {s['fp16']}[/]",
-                  f"{gb(r.q4km_total)} Q4_K_M\n[dim]weights {gb(r.q4km_weights)} (Q4_0 {gb(r.q40_weights)})\nguide: {s['int4']}[/]",
-                  f"{load}\n[dim]guide: {s['load']}[/]")
+        cold = f"{r.load_cold_s:.1f}" if r.load_cold_s == r.load_cold_s else "-"
+        t.add_row(r.size, r.model_id.split("/")[-1], fmt_count(r.params),
+                  f"{gb(r.fp16_total)}\n[dim]({s['fp16']})[/]",
+                  f"{gb(r.q4km_total)}\n[dim]({s['int4']})[/]",
+                  f"{gb(r.cpu_ram_q4km)}\n[dim]({s['ram']})[/]",
+                  f"{cold} / {r.load_warm_s:.1f} s\n[dim]({s['load'].replace(' seconds', ' s').replace(' minutes', ' min')})[/]")
     c = console()
     c.print(t)
-    c.print("[dim]Totals include the KV cache, compute and output buffers and runtime overhead as llama.cpp "
-            "allocates them; 'guide' is the rule of thumb from the seed guide. Load times: "
-            + (f"disk {disk:.2f} GB/s measured here" if disk else "no disk measurement") + ".[/]")
+    c.print("[dim]VRAM = weights + KV cache + compute/output buffers + runtime overhead, as llama.cpp allocates "
+            "them with every layer on the GPU; 4-bit = Q4_K_M (what llama.cpp users mean by 4-bit); RAM = expected "
+            "resident memory of a CPU-only run at Q4_K_M. Weights alone: "
+            + ", ".join(f"{r.size} {gb(r.fp16_weights)} FP16 / {gb(r.q4km_weights)} Q4_K_M / {gb(r.q40_weights)} Q4_0" for r in rows)
+            + ". Load times: " + (f"disk {disk:.2f} GB/s measured here" if disk else "no disk measurement (--no-disk)")
+            + (f", memory {mem_bw:.0f} GB/s" if mem_bw else "") + ".[/]")
     return 0
