@@ -18,3 +18,4 @@ MAX_JSON_FILE_BYTES = 64 * 1024 * 1024  # config.json, index.json, Ollama manife
 MAX_SPLIT_PARTS = 10_000
 MAX_LAYERS = 10_000
 MAX_DIM_SIZE = 2**40  # one tensor dimension
+MAX_GGUF_HEADER_BYTES = 256 * 1024 * 1024  # GGUF metadata + tensor infos; real ones are < 20 MB

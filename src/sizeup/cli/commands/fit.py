@@ -154,8 +154,10 @@ def _render(hw, ctx, args, choices, groups, fitting, calibration) -> None:
         tps = f"{ch.decode_tps:.1f}" if ch.decode_tps else "-"
         name = ch.model.extra.get("hf_id") or ch.model.name
         name = name if wide else name.split("/")[-1]
-        if variants:
+        if variants and wide:
             name += f" [dim](+{len(variants)} same size: {', '.join((v.model.extra.get('hf_id') or v.model.name).split('/')[-1] for v in variants)})[/]"
+        elif variants:
+            name += f" [dim](+{len(variants)} variant{'s' if len(variants) > 1 else ''})[/]"
         row = [str(i), name, params, ch.quant, fmt_bytes(ch.needed, 1),
                ch.where + (f" ({ch.n_gpu_layers} layers)" if ch.where == "GPU+CPU" else ""),
                tps, f"[{colour[ch.fit_level]}]{ch.fit_level}[/]"] + ([ch.reason] if wide else [])
