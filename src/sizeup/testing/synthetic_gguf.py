@@ -1,0 +1,593 @@
+"""Tiny but architecturally complete GGUF models that real llama.cpp loads and runs.
+
+Why: sizeup's memory estimator is validated by loading models in llama.cpp and comparing its
+buffers with the prediction. Real checkpoints of every architecture family (MoE, MLA, sliding
+window, recurrent, hybrid) are gigabytes; these files are a few MB each yet have every tensor
+llama.cpp's loader requires for their architecture, with the right shapes, a working SentencePiece
+vocabulary and weights that give finite logits. Per-layer buffers are big enough (n_embd 256, 4-6
+layers) that KV-cache and state sizes are not lost in rounding.
+
+Tensor names come from gguf-py's ``MODEL_TENSORS``/``TENSOR_NAMES`` tables (and each tensor is
+checked to belong to its architecture there); the set of tensors and their shapes follow each
+architecture's ``load_arch_tensors`` in llama.cpp ``src/models/<arch>.cpp``; metadata keys follow
+``src/llama-arch.cpp``. Weights are seeded random values, so the same call writes the same bytes.
+
+Usage::
+
+    write_synthetic(tmp / "moe.gguf", "qwen3moe", n_expert=16)
+    write_synthetic(tmp / "m.gguf", "llama", split_max_tensors=20)  # -> m-00001-of-0000N.gguf ...
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+# Defaults shared by every architecture; each builder adds its own (experts, MLA ranks, SSM sizes).
+COMMON_DEFAULTS: dict[str, Any] = {
+    "n_vocab": 512,
+    "n_embd": 256,
+    "n_layer": 4,
+    "n_head": 8,
+    "n_head_kv": 2,
+    "n_ff": 512,
+    "n_ctx": 4096,
+    "rope_freq_base": 10000.0,
+    "rms_eps": 1e-5,
+    "dtype": "F16",  # matrices: F32 | F16 | BF16 | Q8_0 (norms and biases stay F32, as in real files)
+    "tie_embeddings": False,
+    "seed": 0,
+    "name": None,
+    "license": "apache-2.0",
+    "split_max_tensors": 0,  # > 0: write a gguf-split style multi-file model
+}
+
+ARCH_DEFAULTS: dict[str, dict[str, Any]] = {
+    "llama": {"n_ff": 768},
+    "qwen3": {"n_ff": 768, "tie_embeddings": True},
+    "qwen3moe": {"n_expert": 8, "n_expert_used": 2, "n_ff_exp": 128},
+    "deepseek2": {
+        "n_head": 8, "q_lora_rank": 96, "kv_lora_rank": 64, "qk_nope": 32, "qk_rope": 16, "v_head": 32,
+        "n_expert": 8, "n_expert_used": 2, "n_expert_shared": 1, "n_ff_exp": 128, "n_dense_lead": 1,
+    },
+    "gemma2": {"n_head": 4, "n_head_kv": 2, "head_dim": 64, "sliding_window": 64, "n_layer": 4, "tie_embeddings": True},
+    "gemma3": {"n_head": 4, "n_head_kv": 1, "head_dim": 64, "sliding_window": 64, "n_layer": 8, "tie_embeddings": True},
+    "gpt-oss": {"head_dim": 64, "n_expert": 8, "n_expert_used": 2, "n_ff_exp": 128, "sliding_window": 64},
+    "jamba": {"d_inner": 512, "d_state": 16, "dt_rank": 16, "d_conv": 4, "n_expert": 4, "n_expert_used": 2,
+              "attn_layers": (2,), "moe_layers": (1, 3)},
+    "mamba2": {"d_inner": 512, "d_state": 64, "ssm_head_dim": 64, "n_group": 1, "d_conv": 4, "n_ctx": 1 << 20},
+    "granitehybrid": {"d_inner": 512, "d_state": 64, "ssm_head_dim": 64, "n_group": 1, "d_conv": 4,
+                      "n_layer": 6, "attn_layers": (2, 5)},
+}
+
+SUPPORTED_ARCHS = tuple(ARCH_DEFAULTS)
+
+_FILE_TYPES = {"F32": 0, "F16": 1, "Q8_0": 7, "BF16": 32}  # llama_ftype ids (include/llama.h)
+
+
+# --- tokenizer --------------------------------------------------------------------------------
+
+
+def spm_vocab(n_vocab: int) -> tuple[list[str], list[float], list[int]]:
+    """A minimal SentencePiece ("llama") vocabulary: <unk> <s> </s>, 256 byte tokens, then pieces.
+
+    Byte-fallback tokens make every string encodable, so llama.cpp can tokenize any prompt.
+    Token types follow llama.cpp's enum (1 normal, 2 unknown, 3 control, 6 byte).
+    """
+    if n_vocab < 300:
+        raise ValueError("n_vocab must be at least 300 (3 specials + 256 bytes + some pieces)")
+    tokens = ["<unk>", "<s>", "</s>"] + [f"<0x{i:02X}>" for i in range(256)]
+    types = [2, 3, 3] + [6] * 256
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    pieces = ["\u2581"] + [f"\u2581{c}" for c in letters] + list(letters)
+    pieces += [f"\u2581{a}{b}" for a in letters for b in letters] + [a + b for a in letters for b in letters]
+    need = n_vocab - len(tokens)
+    if need > len(pieces):
+        pieces += [f"\u2581tok{i}" for i in range(need - len(pieces))]
+    tokens += pieces[:need]
+    types += [1] * need
+    scores = [0.0] * (n_vocab - need) + [-float(i) for i in range(need)]
+    return tokens, scores, types
+
+
+# --- the builder ------------------------------------------------------------------------------
+
+
+@dataclass
+class _Builder:
+    arch: str
+    p: dict[str, Any]
+    rng: np.random.Generator
+    tensors: list[tuple[str, np.ndarray, str]] = field(default_factory=list)  # name, data, storage
+    kv: list[tuple[str, Any, str]] = field(default_factory=list)  # key, value, kind
+
+    def __post_init__(self) -> None:
+        from gguf.constants import MODEL_ARCH_NAMES, MODEL_TENSORS, TENSOR_NAMES
+
+        by_name = {v: k for k, v in MODEL_ARCH_NAMES.items()}
+        self.model_arch = by_name[self.arch]
+        # Compared by name: gguf-py has aliases (FFN_NORM / FFN_PRE_NORM are both "ffn_norm").
+        self.allowed = {TENSOR_NAMES[t] for t in MODEL_TENSORS[self.model_arch]}
+
+    # metadata
+    def u32(self, suffix: str, value: int) -> None:
+        self.kv.append((f"{self.arch}.{suffix}", int(value), "u32"))
+
+    def f32(self, suffix: str, value: float) -> None:
+        self.kv.append((f"{self.arch}.{suffix}", float(value), "f32"))
+
+    def arr(self, suffix: str, values: list[Any]) -> None:
+        self.kv.append((f"{self.arch}.{suffix}", list(values), "arr"))
+
+    # tensors: shapes in ggml order (ne0 first), as llama.cpp's create_tensor lists them
+    def t(self, tensor: Any, shape: tuple[int, ...], bid: int | None = None, suffix: str | None = "weight",
+          init: str = "matrix") -> None:
+        from gguf.constants import TENSOR_NAMES
+
+        if TENSOR_NAMES[tensor] not in self.allowed:
+            raise AssertionError(f"{TENSOR_NAMES[tensor]} is not a {self.arch} tensor in gguf-py's tables")
+        name = TENSOR_NAMES[tensor].format(bid=bid) if bid is not None else TENSOR_NAMES[tensor]
+        if suffix:
+            name = f"{name}.{suffix}"
+        np_shape = tuple(reversed(shape))
+        if init == "ones":
+            data = np.ones(np_shape, dtype=np.float32)
+        elif init == "zeros":
+            data = np.zeros(np_shape, dtype=np.float32)
+        elif init == "ssm_a":  # A = -exp(A_log) < 0 keeps the scan stable
+            data = -np.exp(self.rng.uniform(0.0, 1.0, np_shape)).astype(np.float32)
+        elif init == "small":
+            data = (self.rng.standard_normal(np_shape) * 0.1).astype(np.float32)
+        else:
+            scale = 1.0 / math.sqrt(shape[0])
+            data = (self.rng.standard_normal(np_shape) * scale).astype(np.float32)
+        storage = self.p["dtype"] if init == "matrix" and len(shape) >= 2 else "F32"
+        if storage == "Q8_0" and shape[0] % 32:
+            storage = "F16"  # as llama-quant falls back for rows that do not fill a block
+        self.tensors.append((name, data, storage))
+
+
+def _attention(b: _Builder, i: int, n_head: int, n_head_kv: int, head_dim: int, qk_norm: bool = False) -> None:
+    from gguf.constants import MODEL_TENSOR as T
+
+    e = b.p["n_embd"]
+    b.t(T.ATTN_Q, (e, n_head * head_dim), i)
+    b.t(T.ATTN_K, (e, n_head_kv * head_dim), i)
+    b.t(T.ATTN_V, (e, n_head_kv * head_dim), i)
+    b.t(T.ATTN_OUT, (n_head * head_dim, e), i)
+    if qk_norm:
+        b.t(T.ATTN_Q_NORM, (head_dim,), i, init="ones")
+        b.t(T.ATTN_K_NORM, (head_dim,), i, init="ones")
+
+
+def _dense_ffn(b: _Builder, i: int, n_ff: int) -> None:
+    from gguf.constants import MODEL_TENSOR as T
+
+    e = b.p["n_embd"]
+    b.t(T.FFN_GATE, (e, n_ff), i)
+    b.t(T.FFN_UP, (e, n_ff), i)
+    b.t(T.FFN_DOWN, (n_ff, e), i)
+
+
+def _experts(b: _Builder, i: int, n_expert: int, n_ff_exp: int) -> None:
+    from gguf.constants import MODEL_TENSOR as T
+
+    e = b.p["n_embd"]
+    b.t(T.FFN_GATE_INP, (e, n_expert), i)
+    b.t(T.FFN_GATE_EXP, (e, n_ff_exp, n_expert), i)
+    b.t(T.FFN_UP_EXP, (e, n_ff_exp, n_expert), i)
+    b.t(T.FFN_DOWN_EXP, (n_ff_exp, e, n_expert), i)
+
+
+def _embeddings(b: _Builder) -> None:
+    from gguf.constants import MODEL_TENSOR as T
+
+    b.t(T.TOKEN_EMBD, (b.p["n_embd"], b.p["n_vocab"]))
+    b.t(T.OUTPUT_NORM, (b.p["n_embd"],), init="ones")
+    if not b.p["tie_embeddings"]:
+        b.t(T.OUTPUT, (b.p["n_embd"], b.p["n_vocab"]))
+
+
+def _common_kv(b: _Builder, *, heads: bool = True) -> None:
+    p = b.p
+    b.u32("context_length", p["n_ctx"])
+    b.u32("embedding_length", p["n_embd"])
+    b.u32("block_count", p["n_layer"])
+    b.u32("vocab_size", p["n_vocab"])
+    b.f32("attention.layer_norm_rms_epsilon", p["rms_eps"])
+    b.f32("rope.freq_base", p["rope_freq_base"])
+    if heads:
+        b.u32("attention.head_count", p["n_head"])
+        b.u32("attention.head_count_kv", p["n_head_kv"])
+
+
+def _head_dim(p: dict[str, Any]) -> int:
+    return p.get("head_dim") or p["n_embd"] // p["n_head"]
+
+
+# --- architectures ----------------------------------------------------------------------------
+
+
+def _build_llama(b: _Builder) -> None:
+    """Dense GQA transformer (src/models/llama.cpp); rope dims must equal the head size."""
+    from gguf.constants import MODEL_TENSOR as T
+
+    p = b.p
+    hd = _head_dim(p)
+    _common_kv(b)
+    b.u32("feed_forward_length", p["n_ff"])
+    b.u32("rope.dimension_count", hd)
+    _embeddings(b)
+    for i in range(p["n_layer"]):
+        b.t(T.ATTN_NORM, (p["n_embd"],), i, init="ones")
+        _attention(b, i, p["n_head"], p["n_head_kv"], hd)
+        b.t(T.FFN_NORM, (p["n_embd"],), i, init="ones")
+        _dense_ffn(b, i, p["n_ff"])
+
+
+def _build_qwen3(b: _Builder) -> None:
+    """Dense GQA with per-head Q/K RMS norms (src/models/qwen3.cpp)."""
+    from gguf.constants import MODEL_TENSOR as T
+
+    p = b.p
+    hd = _head_dim(p)
+    _common_kv(b)
+    b.u32("feed_forward_length", p["n_ff"])
+    b.u32("attention.key_length", hd)
+    b.u32("attention.value_length", hd)
+    _embeddings(b)
+    for i in range(p["n_layer"]):
+        b.t(T.ATTN_NORM, (p["n_embd"],), i, init="ones")
+        _attention(b, i, p["n_head"], p["n_head_kv"], hd, qk_norm=True)
+        b.t(T.FFN_NORM, (p["n_embd"],), i, init="ones")
+        _dense_ffn(b, i, p["n_ff"])
+
+
+def _build_qwen3moe(b: _Builder) -> None:
+    """Every layer routed to experts, no shared expert (src/models/qwen3moe.cpp)."""
+    from gguf.constants import MODEL_TENSOR as T
+
+    p = b.p
+    hd = _head_dim(p)
+    _common_kv(b)
+    b.u32("feed_forward_length", p["n_ff"])
+    b.u32("expert_count", p["n_expert"])
+    b.u32("expert_used_count", p["n_expert_used"])
+    b.u32("expert_feed_forward_length", p["n_ff_exp"])
+    _embeddings(b)
+    for i in range(p["n_layer"]):
+        b.t(T.ATTN_NORM, (p["n_embd"],), i, init="ones")
+        _attention(b, i, p["n_head"], p["n_head_kv"], hd, qk_norm=True)
+        b.t(T.FFN_NORM, (p["n_embd"],), i, init="ones")
+        _experts(b, i, p["n_expert"], p["n_ff_exp"])
+
+
+def _build_deepseek2(b: _Builder) -> None:
+    """MLA (absorbed form, as current converters write it) + MoE with shared expert + leading
+    dense layers (src/models/deepseek2.cpp, conversion/deepseek.py)."""
+    from gguf.constants import MODEL_TENSOR as T
+
+    p = b.p
+    e, h = p["n_embd"], p["n_head"]
+    q_lora, kv_lora = p["q_lora_rank"], p["kv_lora_rank"]
+    nope, rope, v_head = p["qk_nope"], p["qk_rope"], p["v_head"]
+    k_mla = nope + rope
+    _common_kv(b, heads=False)
+    b.u32("attention.head_count", h)
+    b.u32("attention.head_count_kv", 1)  # MLA is stored as MQA over the latent
+    b.u32("feed_forward_length", p["n_ff"])
+    b.u32("leading_dense_block_count", p["n_dense_lead"])
+    if q_lora:
+        b.u32("attention.q_lora_rank", q_lora)
+    b.u32("attention.kv_lora_rank", kv_lora)
+    b.u32("attention.key_length", kv_lora + rope)
+    b.u32("attention.value_length", kv_lora)
+    b.u32("attention.key_length_mla", k_mla)
+    b.u32("attention.value_length_mla", v_head)
+    b.u32("rope.dimension_count", rope)
+    b.u32("expert_count", p["n_expert"])
+    b.u32("expert_used_count", p["n_expert_used"])
+    b.u32("expert_shared_count", p["n_expert_shared"])
+    b.u32("expert_feed_forward_length", p["n_ff_exp"])
+    b.f32("expert_weights_scale", 1.0)
+    _embeddings(b)
+    for i in range(p["n_layer"]):
+        b.t(T.ATTN_NORM, (e,), i, init="ones")
+        if q_lora:
+            b.t(T.ATTN_Q_A_NORM, (q_lora,), i, init="ones")
+            b.t(T.ATTN_Q_A, (e, q_lora), i)
+            b.t(T.ATTN_Q_B, (q_lora, h * k_mla), i)
+        else:
+            b.t(T.ATTN_Q, (e, h * k_mla), i)
+        b.t(T.ATTN_KV_A_NORM, (kv_lora,), i, init="ones")
+        b.t(T.ATTN_KV_A_MQA, (e, kv_lora + rope), i)
+        b.t(T.ATTN_K_B, (nope, kv_lora, h), i)
+        b.t(T.ATTN_V_B, (kv_lora, v_head, h), i)
+        b.t(T.ATTN_OUT, (h * v_head, e), i)
+        b.t(T.FFN_NORM, (e,), i, init="ones")
+        if i < p["n_dense_lead"]:
+            _dense_ffn(b, i, p["n_ff"])
+        else:
+            _experts(b, i, p["n_expert"], p["n_ff_exp"])
+            sh = p["n_ff_exp"] * p["n_expert_shared"]
+            b.t(T.FFN_GATE_SHEXP, (e, sh), i)
+            b.t(T.FFN_UP_SHEXP, (e, sh), i)
+            b.t(T.FFN_DOWN_SHEXP, (sh, e), i)
+
+
+def _build_gemma(b: _Builder, gemma3: bool) -> None:
+    """Gemma 2/3: sliding-window layers, post-norms, tied embeddings (src/models/gemma2.cpp, gemma3.cpp)."""
+    from gguf.constants import MODEL_TENSOR as T
+
+    p = b.p
+    hd = _head_dim(p)
+    _common_kv(b)
+    b.u32("feed_forward_length", p["n_ff"])
+    b.u32("attention.key_length", hd)
+    b.u32("attention.value_length", hd)
+    b.u32("attention.sliding_window", p["sliding_window"])
+    if not gemma3:
+        b.f32("attn_logit_softcapping", 50.0)
+        b.f32("final_logit_softcapping", 30.0)
+    _embeddings(b)
+    for i in range(p["n_layer"]):
+        b.t(T.ATTN_NORM, (p["n_embd"],), i, init="ones")
+        _attention(b, i, p["n_head"], p["n_head_kv"], hd, qk_norm=gemma3)
+        b.t(T.ATTN_POST_NORM, (p["n_embd"],), i, init="ones")
+        b.t(T.FFN_NORM, (p["n_embd"],), i, init="ones")
+        _dense_ffn(b, i, p["n_ff"])
+        b.t(T.FFN_POST_NORM, (p["n_embd"],), i, init="ones")
+
+
+def _mamba2_kv(b: _Builder) -> int:
+    p = b.p
+    n_ssm_head = p["d_inner"] // p["ssm_head_dim"]
+    b.u32("ssm.conv_kernel", p["d_conv"])
+    b.u32("ssm.inner_size", p["d_inner"])
+    b.u32("ssm.state_size", p["d_state"])
+    b.u32("ssm.time_step_rank", n_ssm_head)
+    b.u32("ssm.group_count", p["n_group"])
+    return n_ssm_head
+
+
+def _mamba2_layer(b: _Builder, i: int, n_ssm_head: int) -> None:
+    from gguf.constants import MODEL_TENSOR as T
+
+    p = b.p
+    d_inner, d_state, g = p["d_inner"], p["d_state"], p["n_group"]
+    conv_dim = d_inner + 2 * g * d_state
+    b.t(T.SSM_IN, (p["n_embd"], 2 * d_inner + 2 * g * d_state + n_ssm_head), i)
+    b.t(T.SSM_CONV1D, (p["d_conv"], conv_dim), i, init="small")
+    b.t(T.SSM_CONV1D, (conv_dim,), i, suffix="bias", init="zeros")
+    b.t(T.SSM_DT, (n_ssm_head,), i, suffix="bias", init="small")
+    b.t(T.SSM_A, (1, n_ssm_head), i, suffix=None, init="ssm_a")
+    b.t(T.SSM_D, (1, n_ssm_head), i, suffix=None, init="ones")
+    b.t(T.SSM_NORM, (d_inner // g, g), i, init="ones")
+    b.t(T.SSM_OUT, (d_inner, p["n_embd"]), i)
+
+
+def _build_mamba2(b: _Builder) -> None:
+    """Pure Mamba2 (src/models/mamba2.cpp): recurrent state only, no KV cache, no FFN."""
+    from gguf.constants import MODEL_TENSOR as T
+
+    p = b.p
+    _common_kv(b, heads=False)
+    b.u32("attention.head_count", 0)
+    b.u32("feed_forward_length", 0)
+    n_ssm_head = _mamba2_kv(b)
+    _embeddings(b)
+    for i in range(p["n_layer"]):
+        b.t(T.ATTN_NORM, (p["n_embd"],), i, init="ones")
+        _mamba2_layer(b, i, n_ssm_head)
+
+
+def _build_granitehybrid(b: _Builder) -> None:
+    """Granite 4 hybrid (src/models/granite-hybrid.cpp): Mamba2 layers plus a few GQA layers,
+    told apart by head_count_kv == 0; d_inner must be 2 * n_embd."""
+    from gguf.constants import MODEL_TENSOR as T
+
+    p = b.p
+    if p["d_inner"] != 2 * p["n_embd"]:
+        raise ValueError("granitehybrid needs d_inner == 2 * n_embd (llama.cpp asserts it)")
+    attn = set(p["attn_layers"])
+    if not attn or not attn <= set(range(p["n_layer"])):
+        raise ValueError("attn_layers must name at least one layer index below n_layer")
+    hd = _head_dim(p)
+    _common_kv(b, heads=False)
+    b.u32("attention.head_count", p["n_head"])
+    b.arr("attention.head_count_kv", [p["n_head_kv"] if i in attn else 0 for i in range(p["n_layer"])])
+    b.u32("feed_forward_length", p["n_ff"])
+    b.f32("embedding_scale", 1.0)
+    b.f32("residual_scale", 1.0)
+    b.f32("logit_scale", 1.0)
+    b.f32("attention.scale", 1.0 / math.sqrt(hd))
+    n_ssm_head = _mamba2_kv(b)
+    _embeddings(b)
+    for i in range(p["n_layer"]):
+        b.t(T.ATTN_NORM, (p["n_embd"],), i, init="ones")
+        if i in attn:
+            _attention(b, i, p["n_head"], p["n_head_kv"], hd)
+        else:
+            _mamba2_layer(b, i, n_ssm_head)
+        b.t(T.FFN_NORM, (p["n_embd"],), i, init="ones")
+        _dense_ffn(b, i, p["n_ff"])
+
+
+def _build_gpt_oss(b: _Builder) -> None:
+    """gpt-oss (src/models/openai-moe.cpp): alternating sliding/global attention with per-head
+    sinks, biased routed experts on every layer, untied output."""
+    from gguf.constants import MODEL_TENSOR as T
+
+    p = b.p
+    if p["tie_embeddings"]:
+        raise ValueError("gpt-oss needs an output tensor (llama.cpp requires it)")
+    e, h, hk, hd, ne, ff = p["n_embd"], p["n_head"], p["n_head_kv"], p["head_dim"], p["n_expert"], p["n_ff_exp"]
+    _common_kv(b)
+    b.u32("feed_forward_length", ff)
+    b.u32("attention.key_length", hd)
+    b.u32("attention.value_length", hd)
+    b.u32("rope.dimension_count", hd)  # llama.cpp sizes the projections with n_rot
+    b.u32("attention.sliding_window", p["sliding_window"])
+    b.u32("expert_count", ne)
+    b.u32("expert_used_count", p["n_expert_used"])
+    b.u32("expert_feed_forward_length", ff)
+    _embeddings(b)
+    for i in range(p["n_layer"]):
+        b.t(T.ATTN_NORM, (e,), i, init="ones")
+        b.t(T.ATTN_POST_NORM, (e,), i, init="ones")
+        _attention(b, i, h, hk, hd)
+        b.t(T.ATTN_SINKS, (h,), i, init="zeros")
+        b.t(T.ATTN_OUT, (e,), i, suffix="bias", init="zeros")
+        _experts(b, i, ne, ff)
+        b.t(T.FFN_GATE_INP, (ne,), i, suffix="bias", init="zeros")
+        b.t(T.FFN_GATE_EXP, (ff, ne), i, suffix="bias", init="zeros")
+        b.t(T.FFN_DOWN_EXP, (e, ne), i, suffix="bias", init="zeros")
+        b.t(T.FFN_UP_EXP, (ff, ne), i, suffix="bias", init="zeros")
+
+
+def _build_jamba(b: _Builder) -> None:
+    """Jamba (src/models/jamba.cpp): Mamba-1 layers and GQA layers (head_count_kv == 0 marks
+    Mamba), MoE on the layers that have a router, dense FFN elsewhere; d_inner must be 2 * n_embd."""
+    from gguf.constants import MODEL_TENSOR as T
+
+    p = b.p
+    e, d_inner, d_state, dt_rank, ne = p["n_embd"], p["d_inner"], p["d_state"], p["dt_rank"], p["n_expert"]
+    if d_inner != 2 * e:
+        raise ValueError("jamba needs d_inner == 2 * n_embd (llama.cpp asserts it)")
+    attn, moe = set(p["attn_layers"]), set(p["moe_layers"])
+    if not attn <= set(range(p["n_layer"])) or not moe <= set(range(p["n_layer"])):
+        raise ValueError("attn_layers and moe_layers must be layer indices below n_layer")
+    hd = e // p["n_head"]
+    _common_kv(b, heads=False)
+    b.u32("attention.head_count", p["n_head"])
+    b.arr("attention.head_count_kv", [p["n_head_kv"] if i in attn else 0 for i in range(p["n_layer"])])
+    b.u32("feed_forward_length", p["n_ff"])
+    b.u32("ssm.conv_kernel", p["d_conv"])
+    b.u32("ssm.inner_size", d_inner)
+    b.u32("ssm.state_size", d_state)
+    b.u32("ssm.time_step_rank", dt_rank)
+    b.u32("expert_count", ne)
+    b.u32("expert_used_count", p["n_expert_used"])
+    _embeddings(b)
+    for i in range(p["n_layer"]):
+        b.t(T.ATTN_NORM, (e,), i, init="ones")
+        if i in attn:
+            _attention(b, i, p["n_head"], p["n_head_kv"], hd)
+        else:
+            b.t(T.SSM_IN, (e, 2 * d_inner), i)
+            b.t(T.SSM_CONV1D, (p["d_conv"], d_inner), i, init="small")
+            b.t(T.SSM_CONV1D, (d_inner,), i, suffix="bias", init="zeros")
+            b.t(T.SSM_X, (d_inner, dt_rank + 2 * d_state), i)
+            b.t(T.SSM_DT_NORM, (dt_rank,), i, init="ones")
+            b.t(T.SSM_DT, (dt_rank, d_inner), i)
+            b.t(T.SSM_DT, (d_inner,), i, suffix="bias", init="small")
+            b.t(T.SSM_B_NORM, (d_state,), i, init="ones")
+            b.t(T.SSM_C_NORM, (d_state,), i, init="ones")
+            b.t(T.SSM_A, (d_state, d_inner), i, suffix=None, init="ssm_a")
+            b.t(T.SSM_D, (d_inner,), i, suffix=None, init="ones")
+            b.t(T.SSM_OUT, (d_inner, e), i)
+        b.t(T.FFN_NORM, (e,), i, init="ones")
+        if i in moe:
+            _experts(b, i, ne, p["n_ff"])
+        else:
+            _dense_ffn(b, i, p["n_ff"])
+
+
+_BUILDERS: dict[str, Callable[[_Builder], None]] = {
+    "gpt-oss": _build_gpt_oss,
+    "jamba": _build_jamba,
+    "llama": _build_llama,
+    "qwen3": _build_qwen3,
+    "qwen3moe": _build_qwen3moe,
+    "deepseek2": _build_deepseek2,
+    "gemma2": lambda b: _build_gemma(b, gemma3=False),
+    "gemma3": lambda b: _build_gemma(b, gemma3=True),
+    "mamba2": _build_mamba2,
+    "granitehybrid": _build_granitehybrid,
+}
+
+
+def synthetic_params(arch: str, **overrides: Any) -> dict[str, Any]:
+    """The full parameter set ``write_synthetic`` would use (defaults merged with overrides)."""
+    if arch not in ARCH_DEFAULTS:
+        raise ValueError(f"no synthetic builder for '{arch}' (have: {', '.join(SUPPORTED_ARCHS)})")
+    p = {**COMMON_DEFAULTS, **ARCH_DEFAULTS[arch]}
+    unknown = set(overrides) - set(p)
+    if unknown:
+        raise ValueError(f"unknown parameter(s) for {arch}: {', '.join(sorted(unknown))} (known: {', '.join(sorted(p))})")
+    p.update(overrides)
+    if p["dtype"] not in _FILE_TYPES:
+        raise ValueError(f"dtype must be one of {', '.join(_FILE_TYPES)}")
+    if p.get("n_head") and p["n_head_kv"] and p["n_head"] % p["n_head_kv"]:
+        raise ValueError("n_head must be a multiple of n_head_kv")
+    return p
+
+
+def _store(data: np.ndarray, storage: str) -> tuple[np.ndarray, Any]:
+    from gguf import GGMLQuantizationType as Q
+    from gguf.quants import quantize
+
+    if storage == "F32":
+        return data.astype(np.float32), None
+    if storage == "F16":
+        return data.astype(np.float16), None
+    if storage == "BF16":
+        return quantize(data, Q.BF16), Q.BF16
+    if storage == "Q8_0":
+        return quantize(data, Q.Q8_0), Q.Q8_0
+    raise ValueError(storage)
+
+
+def write_synthetic(path: str | Path, arch: str, **overrides: Any) -> Path:
+    """Write a tiny, loadable ``arch`` model to ``path``; return the path of its (first) file.
+
+    ``overrides`` change any of :func:`synthetic_params`' keys (n_layer, n_embd, n_expert, dtype,
+    sliding_window, attn_layers, ...). With ``split_max_tensors=N`` the model is written as a
+    gguf-split set ``<stem>-00001-of-0000K.gguf``... and the first part's path is returned.
+    """
+    import gguf
+
+    p = synthetic_params(arch, **overrides)
+    path = Path(path)
+    b = _Builder(arch, p, np.random.default_rng(p["seed"]))
+    _BUILDERS[arch](b)
+
+    w = gguf.GGUFWriter(path, arch, split_max_tensors=int(p["split_max_tensors"]))
+    w.add_string("general.name", p["name"] or f"synthetic-{arch}")
+    w.add_string("general.type", "model")
+    w.add_string("general.size_label", "tiny")
+    if p["license"]:
+        w.add_string("general.license", p["license"])
+    w.add_file_type(_FILE_TYPES[p["dtype"]])
+    w.add_quantization_version(gguf.GGML_QUANT_VERSION)
+    for key, value, kind in b.kv:
+        if kind == "u32":
+            w.add_uint32(key, value)
+        elif kind == "f32":
+            w.add_float32(key, value)
+        else:
+            w.add_array(key, value)
+    tokens, scores, types = spm_vocab(p["n_vocab"])
+    w.add_string("tokenizer.ggml.model", "llama")
+    w.add_string("tokenizer.ggml.pre", "default")
+    w.add_array("tokenizer.ggml.tokens", tokens)
+    w.add_array("tokenizer.ggml.scores", scores)
+    w.add_array("tokenizer.ggml.token_type", types)
+    w.add_uint32("tokenizer.ggml.unknown_token_id", 0)
+    w.add_uint32("tokenizer.ggml.bos_token_id", 1)
+    w.add_uint32("tokenizer.ggml.eos_token_id", 2)
+    w.add_bool("tokenizer.ggml.add_bos_token", True)
+    for name, data, storage in b.tensors:
+        arr, raw = _store(data, storage)
+        w.add_tensor(name, arr, raw_dtype=raw)
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    first = w.format_shard_names(path)[0]  # the plain path unless the model was split
+    w.close()
+    return first
