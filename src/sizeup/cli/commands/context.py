@@ -26,6 +26,7 @@ def run(args) -> int:
 
     from ...context_size import LlamaTokenizer, count_tokens
     from ...describe import describe
+    from ...estimate.kv_cache import kv_cache_bytes
     from ...errors import SizeupError
     from ...units import fmt_bytes, fmt_ctx, parse_count
     from ..output import console, print_json
@@ -46,7 +47,7 @@ def run(args) -> int:
     n_ctx = parse_count(args.ctx) if args.ctx else model.arch.n_ctx_train
     if n_ctx <= 0:
         raise SizeupError("--ctx must be positive")
-    kv = {t: kv_cache_bytes(model.arch, total, t) for t in ("f16", "q8_0")}
+    kv = {t: kv_cache_bytes(model.arch, total, t, t) for t in ("f16", "q8_0")}
     largest = sorted(report.files, key=lambda f: -f.n_tokens)[: max(args.top, 0)]
     result = {
         "model": model.name,
@@ -103,12 +104,3 @@ def _family(model) -> str | None:
     tok = model.tokenizer
     return family_for(tok.model if tok else None, tok.n_vocab if tok else (model.arch.n_vocab if model.arch else 0))
 
-
-def kv_cache_bytes(arch, n_tokens: int, kv_type: str) -> int:
-    """KV cache (plus recurrent state) llama.cpp allocates for a context of ``n_tokens``,
-    with sliding-window layers capped at their window, as :mod:`sizeup.estimate.kv_cache` models it."""
-    from ...estimate.config import RunConfig, resolve
-    from ...estimate.kv_cache import cache_estimate
-
-    cfg = RunConfig(n_ctx=max(n_tokens, 1), type_k=kv_type, type_v=kv_type)
-    return cache_estimate(arch, cfg, resolve(cfg, arch.n_layer)).total

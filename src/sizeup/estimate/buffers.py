@@ -1,0 +1,169 @@
+"""llama.cpp's output buffer, compute (scratch) buffers and fixed runtime overhead.
+
+The output buffer is exact (``llama_context::output_reserve``): ``n_vocab * max(n_outputs,
+n_seq_max) * 4`` bytes of logits, plus ``n_embd_out`` floats per output when embeddings are on;
+at context creation ``n_outputs = n_seq_max``.
+
+The compute buffer is what ggml's graph allocator needs for the worst-case graph that
+``llama_context::sched_reserve`` builds: one micro-batch of ``T = min(n_ctx, n_ubatch)`` tokens,
+``n_seq_max`` sequences, and logits for ``min(T, n_outputs_max)`` tokens (n_batch by default in
+the library, the number of slots in llama-server; see :class:`.config.RunConfig`).
+Tensors are freed after their last use, so the buffer is the peak of the live set, which for a
+decoder is the largest of three phases:
+
+* attention: the KQ mask input(s) (``n_kv x T``, F16 with flash attention, F32 without) live
+  until the last layer; without flash attention one layer's KQ scores ``n_kv x T x n_head`` F32
+  (softmax runs in place); plus the Q/K/V/output activations and the residual stream;
+* feed-forward: gate and up activations ``2 x n_ff x T`` F32 (MoE: per used expert, plus the
+  router's ``n_expert x T`` logits and the per-expert down outputs);
+* output: the logits ``n_vocab x T`` F32 plus the final norm's input and output.
+
+The activation multipliers below were fitted to llama.cpp's own reported compute buffers
+(``sched_reserve: CPU compute buffer size``, llama.cpp at llama-cpp-python 0.3.36, Oct 2026) for
+SmolLM2-135M and gemma-3-270m at n_ctx 512..1M, n_ubatch 128/512, n_seq 1/4, flash attention
+on and off; ``benchmarks/memory_validation.py`` re-measures them. The phase terms (KQ, masks,
+logits) are exact tensor sizes; only the small activation remainder is fitted.
+
+For offloaded runs the host keeps a small compute buffer (``CUDA_Host``/``Metal`` host buffer)
+for the token-embedding lookup and the mask inputs (``n_embd x T`` F32 + the masks). That part is
+modelled, not measured here (no GPU build was available when fitting); it agrees with published
+llama.cpp logs such as 8B models at n_ctx 4096 without flash attention reporting "CUDA_Host
+compute buffer size = 16.01 MiB" (8 MiB embeddings + 8 MiB F32 mask). The estimate's notes say so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..model import Architecture
+from .config import Resolved
+from .kv_cache import CacheEstimate, has_kv, has_recurrent_state
+
+F32 = 4
+F16 = 2
+MIB = 1024 * 1024
+
+# Activation remainders in "floats per token" (times T * 4 bytes), fitted as described in the
+# module docstring. Attention: ~3-4 residual-sized tensors + Q, current K+V and the attention
+# output. Dense FFN: 3 residual-sized tensors + ~3.5 x n_ff (gate, up and their product overlap).
+# Recurrent (Mamba) layers: the in-projection, the conv input and output, the scan output.
+FA_ACT = {"embd": 4, "q": 1, "kv": 1, "o": 1}
+NOFA_ACT = {"embd": 3, "q": 1, "kv": 1, "o": 1}
+OUT_ACT_EMBD = 2  # final norm input + output next to the logits
+FFN_ACT_EMBD = 3
+FFN_ACT_NFF = 3.5
+MOE_ACT_EMBD = 2
+SSM_ACT_EMBD = 3
+
+# Fixed process overhead on the host beyond the buffers llama.cpp reports: shared libraries,
+# ggml/llama state and the vocabulary's data structures (token strings, merge maps). Measured
+# as peak RSS of a llama-cpp-python worker minus the bare interpreter, minus the buffers, for
+# synthetic 512-token models (~30 MiB), SmolLM2 (49k vocab, BPE) and gemma-3 (262k, SentencePiece):
+# ~30 MiB + ~250 bytes per vocabulary entry (BPE merges cost more per token than SPM scores).
+RUNTIME_BASE_BYTES = 30 * MIB
+VOCAB_BYTES_PER_TOKEN = 250
+# A CUDA/ROCm context costs VRAM that llama.cpp's buffers do not include (kernels, cuBLAS/cuDNN
+# workspaces, driver reserve). llama.cpp's own memory breakdown prints it as "unaccounted":
+# e.g. 749 MiB on an RTX PRO 6000 Blackwell (ggml-org/llama.cpp issue #27953, Sep 2026), typically
+# 300-600 MiB on Ada/Hopper cards. Not measured here (no GPU build was available).
+GPU_CONTEXT_BYTES = 512 * MIB
+
+
+def output_buffer_bytes(n_vocab: int, n_seq_max: int, n_embd: int = 0, embeddings: bool = False) -> int:
+    n_out = max(1, n_seq_max)
+    return (n_vocab * n_out + (n_embd * n_out if embeddings else 0)) * F32
+
+
+@dataclass(frozen=True)
+class ComputePhases:
+    attention: int
+    ffn: int
+    output: int
+    masks: int  # part of attention/ffn: the mask inputs
+
+    @property
+    def peak(self) -> int:
+        return max(self.attention, self.ffn, self.output)
+
+    @property
+    def dominant(self) -> str:
+        return max(("attention", self.attention), ("ffn", self.ffn), ("output", self.output), key=lambda x: x[1])[0]
+
+
+def mask_bytes(arch: Architecture, cache: CacheEstimate, r: Resolved, n_tokens: int) -> int:
+    """KQ mask inputs: one per cache kind (full, SWA), ``n_kv x T`` each, per stream."""
+    mb = F16 if r.flash_attn else F32
+    total = 0
+    if cache.cells_full:
+        total += cache.cells_full * n_tokens * mb
+    if cache.cells_swa:
+        total += cache.cells_swa * n_tokens * mb
+    return total
+
+
+def compute_phases(arch: Architecture, cache: CacheEstimate, r: Resolved, n_outputs: int | None = None,
+                   layers: list[int] | None = None, with_output: bool = True) -> ComputePhases:
+    """The three live-set peaks (bytes) for the layers in ``layers`` (default all) on one backend.
+
+    ``n_outputs``: rows of logits in the graph; llama.cpp reserves for ``min(T, n_outputs_max)``;
+    pass ``n_seq_max`` for what a prompt decode actually touches (RSS).
+    """
+    T = min(r.n_ctx, r.n_ubatch)
+    n_out = min(T, max(1, r.n_outputs_max)) if n_outputs is None else min(T, max(1, n_outputs), max(1, r.n_outputs_max))
+    idx = range(arch.n_layer) if layers is None else layers
+    tok = T * F32
+    embd = arch.n_embd * tok
+    masks = mask_bytes(arch, cache, r, T)
+    attn = 0
+    ffn = 0
+    for il in idx:
+        if has_kv(arch, il):
+            nh = arch.n_head[il] or arch.n_head_max
+            q = nh * arch.head_dim_k * tok
+            kv = arch.n_head_kv[il] * (arch.head_dim_k + arch.head_dim_v) * tok
+            o = nh * arch.head_dim_v * tok
+            if arch.is_mla:  # absorbed MLA: queries and outputs live in the latent space, then decompress
+                kv = (arch.kv_lora_rank + arch.rope_dim) * tok
+                q = nh * (arch.kv_lora_rank + arch.rope_dim) * tok
+                o = nh * (arch.kv_lora_rank + arch.head_dim_v) * tok
+            act = FA_ACT if r.flash_attn else NOFA_ACT
+            a = act["embd"] * embd + act["q"] * q + act["kv"] * kv + act["o"] * o
+            if not r.flash_attn:
+                cells = cache.layers[il].cells
+                a += cells * T * nh * F32  # KQ scores, one layer at a time
+            attn = max(attn, masks + a)
+        if has_recurrent_state(arch, il):
+            attn = max(attn, masks + ssm_activation_floats(arch) * tok)
+        if arch.is_moe_layer(il) and arch.n_ff_exp:
+            moe = (2 * arch.n_expert * tok  # router logits + probabilities
+                   + 2 * arch.n_ff_exp * arch.n_expert_used * tok  # gate, up per used expert
+                   + arch.n_embd * arch.n_expert_used * tok  # per-expert down outputs
+                   + 2 * arch.n_ff_shexp * tok)
+            ffn = max(ffn, masks + MOE_ACT_EMBD * embd + moe)
+        elif arch.n_ff[il]:
+            ffn = max(ffn, masks + FFN_ACT_EMBD * embd + int(FFN_ACT_NFF * arch.n_ff[il]) * tok)
+    out = (arch.n_vocab * n_out * F32 + OUT_ACT_EMBD * embd) if with_output else 0
+    return ComputePhases(attn, ffn, out, masks)
+
+
+def ssm_activation_floats(arch: Architecture) -> int:
+    """Floats per token live in a Mamba/Mamba-2 layer: in-projection (z, x, B, C, dt), conv input
+    and output, scan output and gating, plus the residual stream (llama.cpp graph_build_mamba*)."""
+    s = arch.ssm
+    d_inner = s.d_inner or 2 * arch.n_embd
+    bc = 2 * s.n_group * s.d_state if s.n_group else 0
+    proj = 2 * d_inner + bc + (s.n_head or 0)
+    if not s.n_group:  # Mamba-1: x_db projection (dt_rank + 2 d_state) and dt (d_inner)
+        proj += s.dt_rank + 2 * s.d_state + d_inner
+    conv = d_inner + bc
+    return SSM_ACT_EMBD * arch.n_embd + proj + 2 * conv + int(1.5 * d_inner)
+
+
+def host_compute_bytes_offloaded(arch: Architecture, cache: CacheEstimate, r: Resolved) -> int:
+    """Host-side compute buffer when every layer runs on a GPU: embedding lookup + mask inputs."""
+    T = min(r.n_ctx, r.n_ubatch)
+    return arch.n_embd * T * F32 + mask_bytes(arch, cache, r, T) + 4 * T * F32
+
+
+def runtime_overhead_bytes(n_vocab: int) -> int:
+    return RUNTIME_BASE_BYTES + VOCAB_BYTES_PER_TOKEN * n_vocab
