@@ -158,3 +158,31 @@ def test_row_split_spreads_layer_weights_keeps_kv_on_main_gpu(smol):
     assert abs(g0.weights - layer_bytes / 2) <= len(smol.tensors)  # int truncation per tensor
     with pytest.raises(SizeupError, match="main-gpu"):
         estimate_memory(smol, RunConfig(n_ctx=4096, split_mode="row", main_gpu=2), devs)
+
+
+def test_non_absorbed_mla_file_caches_full_heads():
+    """Older DeepSeek GGUFs (no key_length_mla) run as plain MHA in llama.cpp: full K/V per head."""
+    from dataclasses import replace
+
+    from sizeup.catalog import describe_entry, get_entry
+    from sizeup.estimate.kv_cache import k_row, uses_mla_cache, v_row
+
+    arch = describe_entry(get_entry("deepseek-ai/DeepSeek-V2-Lite-Chat")).arch
+    assert uses_mla_cache(arch)
+    assert k_row(arch, 0) == arch.kv_lora_rank + arch.rope_dim and v_row(arch, 0) == 0
+    old = replace(arch, extra={**arch.extra, "mla_absorbed": False})
+    assert not uses_mla_cache(old)
+    assert k_row(old, 0) == arch.head_dim_k * arch.n_head_kv[0]
+    assert v_row(old, 0) == arch.head_dim_v * arch.n_head_kv[0]
+    assert k_row(old, 0) + v_row(old, 0) == 16 * (192 + 128)  # vs 576 latent values: ~9x
+
+
+def test_devices_from_hardware_without_free_vram():
+    from sizeup.estimate.placement import devices_from_hardware
+    from sizeup.hardware.model import CPUInfo, GPUInfo, Hardware, MemoryInfo
+
+    hw = Hardware(cpu=CPUInfo("x", "intel", "x86_64", 4, 8), memory=MemoryInfo(16 << 30, 8 << 30),
+                  gpus=(GPUInfo(0, "nvidia", "A", 8 << 30, 6 << 30), GPUInfo(0, "intel", "Arc B580", 12 << 30, None)))
+    devs = devices_from_hardware(hw)
+    assert [d.name for d in devs] == ["CPU", "GPU0", "GPU1"]
+    assert devs[2].free == 12 << 30  # total stands in when the driver gives no free figure

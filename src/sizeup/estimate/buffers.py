@@ -37,7 +37,7 @@ from dataclasses import dataclass
 
 from ..model import Architecture
 from .config import Resolved
-from .kv_cache import CacheEstimate, has_kv, has_recurrent_state
+from .kv_cache import CacheEstimate, has_kv, has_recurrent_state, uses_mla_cache
 
 F32 = 4
 F16 = 2
@@ -122,7 +122,7 @@ def compute_phases(arch: Architecture, cache: CacheEstimate, r: Resolved, n_outp
             q = nh * arch.head_dim_k * tok
             kv = arch.n_head_kv[il] * (arch.head_dim_k + arch.head_dim_v) * tok
             o = nh * arch.head_dim_v * tok
-            if arch.is_mla:  # absorbed MLA: queries and outputs live in the latent space, then decompress
+            if uses_mla_cache(arch):  # absorbed MLA: queries and outputs live in the latent space, then decompress
                 kv = (arch.kv_lora_rank + arch.rope_dim) * tok
                 q = nh * (arch.kv_lora_rank + arch.rope_dim) * tok
                 o = nh * (arch.kv_lora_rank + arch.head_dim_v) * tok

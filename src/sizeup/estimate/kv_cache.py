@@ -101,16 +101,28 @@ def has_recurrent_state(arch: Architecture, il: int) -> bool:
     return arch.name in PARALLEL_HYBRID_ARCHS or arch.layer_kind(il) == LAYER_RECURRENT
 
 
+def uses_mla_cache(arch: Architecture) -> bool:
+    """Whether llama.cpp caches the compressed MLA latent for this model.
+
+    Only GGUFs written by converters that "absorb" MLA (they carry ``key_length_mla`` /
+    ``value_length_mla``; llama_hparams::is_mla) get the latent cache. Older DeepSeek-V2/V3 files
+    are run as plain multi-head attention and cache full K and V per head - 9x more per token for
+    DeepSeek-V2-Lite (16 heads), 71x for V3 (128 heads) - so the GGUF reader marks them ``extra["mla_absorbed"] = False``. Catalog models
+    are assumed converted by a current converter.
+    """
+    return arch.is_mla and arch.extra.get("mla_absorbed", True) is not False
+
+
 def k_row(arch: Architecture, il: int) -> int:
     """Values per token per layer in K (llama_hparams::n_embd_k_gqa)."""
-    if arch.is_mla:
+    if uses_mla_cache(arch):
         return arch.kv_lora_rank + arch.rope_dim
     return arch.head_dim_k * arch.n_head_kv[il]
 
 
 def v_row(arch: Architecture, il: int) -> int:
     """Values per token per layer in V; 0 for MLA, where V is a view of K's latent part."""
-    if arch.is_mla:
+    if uses_mla_cache(arch):
         return 0
     return arch.head_dim_v * arch.n_head_kv[il]
 

@@ -47,8 +47,11 @@ class Device:
 def devices_from_hardware(hw) -> list[Device]:
     """CPU first, then GPUs, from a :class:`sizeup.hardware.model.Hardware` (duck-typed)."""
     out = [Device("CPU", "cpu", getattr(hw.memory, "available", None), getattr(hw.memory, "total", None))]
-    for g in getattr(hw, "gpus", ()) or ():
-        out.append(Device(f"GPU{g.index}", "gpu", g.vram_free, g.vram_total, bool(getattr(g, "unified", False))))
+    # Numbered by position, not the vendor's index: a mixed NVIDIA + AMD box has two "index 0"s.
+    for i, g in enumerate(getattr(hw, "gpus", ()) or ()):
+        # Some drivers report only the total (Intel from the spec table, "[Not Supported]" fields).
+        free = g.vram_free if g.vram_free is not None else g.vram_total
+        out.append(Device(f"GPU{i}", "gpu", free, g.vram_total, bool(getattr(g, "unified", False))))
     return out
 
 
