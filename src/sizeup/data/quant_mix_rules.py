@@ -85,3 +85,14 @@ LLM_TYPE_70B: dict[str, tuple[int, bool]] = {
 # File types whose low-bit tensors llama-quantize refuses to produce without an importance
 # matrix (tensor_requires_imatrix): IQ1/IQ2 types, IQ3_XXS, and Q2_K inside Q2_K_S.
 IMATRIX_REQUIRED_TYPES = frozenset({"IQ3_XXS", "IQ2_XXS", "IQ2_XS", "IQ2_S", "IQ1_M", "IQ1_S"})
+
+# File types llama-quantize makes from an F16/BF16 model without an importance matrix, largest
+# first: the set ``sizeup estimate`` tabulates. All were checked tensor by tensor against real
+# llama.cpp output on the test models (benchmarks/quant_mix_validation.py).
+COMMON_FTYPES: tuple[str, ...] = (
+    "F16", "BF16", "Q8_0", "Q6_K", "Q5_K_M", "Q5_K_S", "Q5_1", "Q5_0", "Q4_K_M", "Q4_K_S", "Q4_1", "Q4_0",
+    "IQ4_XS", "IQ4_NL", "Q3_K_L", "Q3_K_M", "Q3_K_S", "IQ3_M", "IQ3_S", "Q2_K",
+)
+# File types that need an importance matrix (some of their tensors get IMATRIX_REQUIRED_TYPES,
+# or Q2_K inside Q2_K_S); their mixes are predicted all the same.
+IMATRIX_FTYPES: tuple[str, ...] = ("IQ1_S", "IQ1_M", "IQ2_XXS", "IQ2_XS", "IQ2_S", "IQ2_M", "IQ3_XXS", "IQ3_XS", "Q2_K_S")

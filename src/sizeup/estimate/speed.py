@@ -1,0 +1,370 @@
+"""How fast a model generates and reads prompts: a roofline model of llama.cpp, pure functions.
+
+Decode (one token at a time) is memory-bound on every machine people run local models on:
+each generated token reads every active weight once, plus the KV cache up to the current
+depth, and does only ~2 FLOPs per weight byte-ish. So
+
+    time per token = sum over devices of bytes read there / effective bandwidth there
+                     + a fixed per-token overhead (kernel launches, thread syncs, sampling)
+
+where a device's effective bandwidth is its spec bandwidth times an efficiency, and "active"
+means routed experts count only for the share a token uses (n_expert_used / n_expert). With
+partial offload the GPU and CPU parts run one after the other, so their times add.
+
+Prefill (prompt processing) is compute-bound: per token 2 x active params FLOPs for the
+matmuls plus 4 x n_embd_attn x context for attention scores and weighted sums, over the
+device's FLOP rate times an efficiency - but never faster than reading the weights once per
+micro-batch allows (the memory-bound limit, which binds on CPUs with small batches).
+
+Efficiencies are named constants below with where they come from; they are typical, not
+exact, and :func:`calibrate` replaces them with a fit to measured runs on the user's machine.
+Inputs are plain numbers and the tensor list (:class:`~sizeup.model.TensorInfo`), so the
+benchmark module can feed real llama.cpp measurements straight in.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Sequence
+
+from ..errors import SizeupError
+from ..model import LAYER_RECURRENT, Architecture, TensorInfo
+
+# --- efficiency factors ------------------------------------------------------------------------
+# Fraction of spec memory bandwidth llama.cpp's decode reaches. GPUs: llama.cpp's published
+# CUDA results (llama-bench tg128, e.g. 7B Q4_0 = 3.8 GB at ~180 tok/s on an RTX 4090 with
+# 1008 GB/s) put it near 0.7; small models reach less because kernels are too short to
+# saturate memory, which the per-token overhead below absorbs.
+DECODE_BW_EFFICIENCY_GPU = 0.70
+# CPUs: STREAM-like reads reach ~70-80% of DDR spec; llama.cpp's dequantize+dot kernels
+# reach ~60-65% of spec on desktop DDR4/DDR5 (tg128 of 7B Q4_0 on dual-channel DDR5).
+DECODE_BW_EFFICIENCY_CPU = 0.60
+# Fraction of peak dense FLOP/s reached in prompt processing (pp512). GPUs: quantized matmul
+# kernels (MMQ, int8 tensor cores) against the fp16 tensor peak land around 0.4-0.6.
+PREFILL_FLOPS_EFFICIENCY_GPU = 0.45
+# CPUs: llama.cpp's SIMD matmuls reach roughly half of peak FMA throughput.
+PREFILL_FLOPS_EFFICIENCY_CPU = 0.50
+# Fixed time per generated token beyond moving bytes: graph launch (CUDA graphs keep it
+# small), the logits copy and sampling. Order-of-magnitude values; calibrate() fits them.
+TOKEN_OVERHEAD_S_GPU = 3e-4
+TOKEN_OVERHEAD_S_CPU = 2e-4
+# Extra per token when a model is split between CPU and GPU (sync + activation copy).
+SPLIT_OVERHEAD_S = 2e-4
+# llama.cpp's default micro-batch (n_ubatch): weights are read once per this many prompt tokens.
+DEFAULT_UBATCH = 512
+
+
+@dataclass(frozen=True)
+class DeviceSpec:
+    """One memory + compute pool: a GPU's VRAM and cores, or the CPU with system RAM."""
+
+    kind: str  # "gpu" | "cpu"
+    bandwidth: float  # bytes/s, spec (e.g. 1008e9 for an RTX 4090)
+    flops: float  # peak dense FLOP/s: fp16 tensor for GPUs, fp32 SIMD FMA for CPUs
+    name: str = ""
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("gpu", "cpu"):
+            raise SizeupError(f"device kind must be 'gpu' or 'cpu', not '{self.kind}'")
+        if not (self.bandwidth > 0 and math.isfinite(self.bandwidth)):
+            raise SizeupError(f"device {self.name or self.kind}: bandwidth must be a positive number")
+        if not (self.flops > 0 and math.isfinite(self.flops)):
+            raise SizeupError(f"device {self.name or self.kind}: FLOP/s must be a positive number")
+
+
+def cpu_peak_flops(cores: int, freq_ghz: float, simd_bits: int = 256, fma_units: int = 2) -> float:
+    """Peak fp32 FLOP/s of a CPU: cores x lanes x 2 (multiply+add) x FMA ports x clock.
+
+    AVX2 desktop cores: 256-bit, 2 FMA ports = 32 FLOP/cycle; AVX-512 server cores 64; Apple
+    and other ARM cores with 4 x 128-bit NEON pipes: pass simd_bits=128, fma_units=4.
+    """
+    if cores <= 0 or freq_ghz <= 0 or simd_bits <= 0 or fma_units <= 0:
+        raise SizeupError("CPU cores, frequency, SIMD width and FMA units must be positive")
+    return cores * (simd_bits / 32) * 2 * fma_units * freq_ghz * 1e9
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Efficiency fitted to measured runs: measured = 1 / (1/(eff * predicted) + overhead)."""
+
+    efficiency: float  # multiplies the bandwidth-bound prediction made at efficiency 1
+    overhead_s: float  # fixed seconds per token
+    n_points: int
+    rel_rms_error: float  # of the fitted model against the measurements
+
+
+@dataclass(frozen=True)
+class SpeedEstimate:
+    decode_tps: float
+    prefill_tps: float
+    bound: str  # what limits decode: "memory" | "compute"
+    calibrated: bool
+    notes: tuple[str, ...] = ()
+    # Bytes read per generated token on each device (weights + KV), for reports.
+    bytes_per_token: dict[str, float] = field(default_factory=dict)
+
+
+_LAYER_RE = re.compile(r"^blk\.(\d{1,9})\.")  # bounded: names come from untrusted files
+
+
+def _layer(name: str) -> int:
+    m = _LAYER_RE.match(name)
+    return int(m.group(1)) if m else -1
+
+
+def is_routed_expert(t: TensorInfo) -> bool:
+    """Stacked routed-expert weights (``ffn_*_exps``); shared experts and routers are always read."""
+    return "_exps" in t.name
+
+
+def on_gpu(layer: int, n_layer: int, n_gpu_layers: int) -> bool:
+    """llama.cpp's placement: the last ``n_gpu_layers`` blocks; the output head (layer == n_layer)
+    only when n_gpu_layers exceeds the block count (``-ngl 99``)."""
+    ngl = max(0, n_gpu_layers)
+    start = max(n_layer - ngl, 0)
+    if layer == n_layer:
+        return ngl > n_layer
+    return layer >= start
+
+
+def weight_bytes_per_token(tensors: Sequence[TensorInfo], arch: Architecture, n_gpu_layers: int = 0,
+                           experts_on_cpu: bool = False) -> dict[str, float]:
+    """Weight bytes one decoded token reads on "cpu" and "gpu".
+
+    Routed experts count at n_expert_used / n_expert of their bytes (on average a token touches
+    that share; at batch 1 exactly that many experts are read). The token embedding is a row
+    lookup (one row per token, on the CPU as in llama.cpp); the output head is a full read - of
+    token_embd itself when the embeddings are tied.
+    """
+    n_layer = arch.n_layer
+    share = arch.n_expert_used / arch.n_expert if arch.n_expert and arch.n_expert_used else 1.0
+    out = {"cpu": 0.0, "gpu": 0.0}
+    has_output = any(t.name == "output.weight" for t in tensors)
+    for t in tensors:
+        i = _layer(t.name)
+        b = float(t.n_bytes)
+        if t.name == "token_embd.weight":
+            rows = max(arch.n_vocab, 1)
+            out["cpu"] += b / rows
+            if not has_output:  # tied: the output head reads the whole table
+                out["gpu" if on_gpu(n_layer, n_layer, n_gpu_layers) else "cpu"] += b
+            continue
+        if i < 0:  # output head, output norm, rope tables
+            dev = "gpu" if on_gpu(n_layer, n_layer, n_gpu_layers) else "cpu"
+        else:
+            dev = "gpu" if on_gpu(i, n_layer, n_gpu_layers) else "cpu"
+        if is_routed_expert(t):
+            b *= share
+            if experts_on_cpu:
+                dev = "cpu"
+        out[dev] += b
+    return out
+
+
+def active_params(tensors: Sequence[TensorInfo], arch: Architecture) -> dict[str, float]:
+    """Parameters one token multiplies through ("matmul" FLOPs = 2 x these), by role.
+
+    Returns {"total": ..., "routed": ...}: embeddings count as the output head when tied,
+    as a free lookup otherwise.
+    """
+    share = arch.n_expert_used / arch.n_expert if arch.n_expert and arch.n_expert_used else 1.0
+    has_output = any(t.name == "output.weight" for t in tensors)
+    total = routed = 0.0
+    for t in tensors:
+        n = float(t.n_elements)
+        if t.name == "token_embd.weight":
+            if not has_output:
+                total += n
+            continue
+        if is_routed_expert(t):
+            routed += n * share
+            n *= share
+        total += n
+    return {"total": total, "routed": routed}
+
+
+def kv_read_bytes(arch: Architecture, depth: int, bytes_k: float = 2.0, bytes_v: float = 2.0) -> list[float]:
+    """KV-cache bytes each layer reads to generate one token at context ``depth``.
+
+    ``bytes_k``/``bytes_v``: bytes per cached element (f16 = 2, q8_0 = 34/32, q4_0 = 18/32).
+    Sliding-window layers read at most their window. MLA layers cache one compressed latent
+    (kv_lora_rank + rope dims) shared by K and V. Recurrent layers read and write their fixed
+    state (f32) instead, whatever the depth.
+    """
+    if depth < 0:
+        raise SizeupError("context depth cannot be negative")
+    out: list[float] = []
+    for i in range(arch.n_layer):
+        if arch.layer_kind(i) == LAYER_RECURRENT:
+            s = arch.ssm
+            if s is None:
+                out.append(0.0)
+                continue
+            if s.kind == "mamba2":
+                conv = (s.d_conv - 1) * (s.d_inner + 2 * max(s.n_group, 1) * s.d_state)
+            else:
+                conv = (s.d_conv - 1) * s.d_inner
+            out.append(2.0 * 4 * (conv + s.d_state * s.d_inner))
+            continue
+        if arch.n_head_kv[i] == 0 and not arch.is_mla:
+            out.append(0.0)
+            continue
+        cells = min(depth, arch.swa_window) if arch.is_swa(i) and arch.swa_window else depth
+        if arch.is_mla:
+            row = (arch.kv_lora_rank + arch.rope_dim) * bytes_k
+        else:
+            row = arch.n_head_kv[i] * (arch.head_dim_k * bytes_k + arch.head_dim_v * bytes_v)
+        out.append(cells * row)
+    return out
+
+
+def attention_flops_per_token(arch: Architecture, context: float) -> float:
+    """Score and weighted-sum FLOPs of one token attending to ``context`` positions, all layers:
+    2 x (QK^T) + 2 x (AV) = 4 x n_head x head_dim x context per layer."""
+    total = 0.0
+    for i in range(arch.n_layer):
+        if arch.layer_kind(i) == LAYER_RECURRENT or arch.n_head[i] == 0:
+            continue
+        ctx = min(context, arch.swa_window) if arch.is_swa(i) and arch.swa_window else context
+        d = arch.n_head[i] * (arch.head_dim_k + arch.head_dim_v) / 2
+        total += 4 * d * ctx
+    return total
+
+
+def _layer_share_on_gpu(arch: Architecture, n_gpu_layers: int) -> float:
+    n = arch.n_layer
+    return sum(1 for i in range(n) if on_gpu(i, n, n_gpu_layers)) / n if n else 0.0
+
+
+def estimate_speed(tensors: Sequence[TensorInfo], arch: Architecture, *, cpu: DeviceSpec,
+                   gpu: DeviceSpec | None = None, n_gpu_layers: int = 0, depth: int = 0,
+                   prompt_tokens: int = 512, bytes_k: float = 2.0, bytes_v: float = 2.0,
+                   experts_on_cpu: bool = False, ubatch: int = DEFAULT_UBATCH,
+                   calibration: Calibration | None = None) -> SpeedEstimate:
+    """Decode and prefill tokens/s of a model (its tensor list) on a CPU and optionally a GPU.
+
+    ``n_gpu_layers`` follows llama.cpp's -ngl (negative = all layers and the output head;
+    ignored without a GPU); ``depth`` is the
+    context already in the KV cache when generating. With ``calibration``, its fitted
+    efficiency and overhead replace the built-in decode constants.
+    """
+    if not tensors:
+        raise SizeupError("no tensors to estimate speed from")
+    if cpu.kind != "cpu" or (gpu is not None and gpu.kind != "gpu"):
+        raise SizeupError("estimate_speed needs a cpu DeviceSpec and, optionally, a gpu DeviceSpec")
+    if gpu is None:
+        ngl = 0
+    else:  # negative = everything, as llama.cpp's "all layers" settings
+        ngl = n_gpu_layers if n_gpu_layers >= 0 else arch.n_layer + 1
+    notes: list[str] = []
+
+    # --- decode: bytes per device --------------------------------------------------------
+    wb = weight_bytes_per_token(tensors, arch, ngl, experts_on_cpu)
+    kv = kv_read_bytes(arch, depth, bytes_k, bytes_v)
+    read = dict(wb)
+    for i, b in enumerate(kv):
+        read["gpu" if gpu is not None and on_gpu(i, arch.n_layer, ngl) else "cpu"] += b
+    devices = {"cpu": cpu, "gpu": gpu}
+    eff_bw = {"cpu": DECODE_BW_EFFICIENCY_CPU, "gpu": DECODE_BW_EFFICIENCY_GPU}
+    if calibration is not None:
+        eff_bw = {"cpu": calibration.efficiency, "gpu": calibration.efficiency}
+
+    # Split = the GPU holds something and the CPU more than the embedding row lookup.
+    embd_row = sum(t.n_bytes for t in tensors if t.name == "token_embd.weight") / max(arch.n_vocab, 1)
+    split = read["gpu"] > 0 and read["cpu"] - embd_row > 0
+    params = active_params(tensors, arch)
+    w_total = wb["cpu"] + wb["gpu"]
+    mem_time = comp_time = 0.0
+    for dev, b in read.items():
+        spec = devices[dev]
+        if b <= 0 or spec is None:
+            continue
+        mem_time += b / (spec.bandwidth * eff_bw[dev])
+        # Matmul work on this device, in proportion to the weight bytes it holds.
+        share = wb[dev] / w_total if w_total else 0.0
+        eff_fl = PREFILL_FLOPS_EFFICIENCY_GPU if dev == "gpu" else PREFILL_FLOPS_EFFICIENCY_CPU
+        comp_time += 2 * params["total"] * share / (spec.flops * eff_fl)
+    if calibration is not None:
+        overhead = calibration.overhead_s
+    else:
+        overhead = TOKEN_OVERHEAD_S_GPU if read["gpu"] > 0 else TOKEN_OVERHEAD_S_CPU
+        if split:
+            overhead += SPLIT_OVERHEAD_S
+    bound = "memory" if mem_time >= comp_time else "compute"
+    decode_tps = 1.0 / (max(mem_time, comp_time) + overhead)
+    if split:
+        notes.append(f"split: {read['cpu'] / (read['cpu'] + read['gpu']):.0%} of bytes per token read from system RAM")
+    if arch.n_expert and arch.n_expert_used:
+        notes.append(f"MoE: routed experts counted at {arch.n_expert_used}/{arch.n_expert} of their size")
+
+    # --- prefill: FLOPs per token over compute, capped by one weight read per micro-batch -----
+    avg_ctx = depth + prompt_tokens / 2
+    attn = attention_flops_per_token(arch, avg_ctx)
+    gpu_share_layers = _layer_share_on_gpu(arch, ngl) if gpu is not None else 0.0
+    t_compute = 0.0
+    for dev, spec in devices.items():
+        if spec is None:
+            continue
+        wshare = wb[dev] / w_total if w_total else 0.0
+        lshare = gpu_share_layers if dev == "gpu" else 1.0 - gpu_share_layers
+        flops = 2 * params["total"] * wshare + attn * lshare
+        eff_fl = PREFILL_FLOPS_EFFICIENCY_GPU if dev == "gpu" else PREFILL_FLOPS_EFFICIENCY_CPU
+        t_compute += flops / (spec.flops * eff_fl)
+    # All weights (every expert, at a full micro-batch) are read once per micro-batch.
+    all_experts = dataclasses.replace(arch, n_expert_used=arch.n_expert) if arch.n_expert else arch
+    full = weight_bytes_per_token(tensors, all_experts, ngl, experts_on_cpu)
+    batch = max(1, min(ubatch, prompt_tokens))
+    t_mem = sum(full[d] / (spec.bandwidth * eff_bw[d]) for d, spec in devices.items() if spec and full[d] > 0) / batch
+    prefill_tps = 1.0 / max(t_compute, t_mem) if max(t_compute, t_mem) > 0 else float("inf")
+    if t_mem > t_compute:
+        notes.append("prefill limited by weight reads (small batch or slow memory)")
+    return SpeedEstimate(decode_tps=decode_tps, prefill_tps=prefill_tps, bound=bound,
+                         calibrated=calibration is not None, notes=tuple(notes),
+                         bytes_per_token={k: v for k, v in read.items() if v > 0})
+
+
+def bandwidth_bound_tps(bytes_per_token: float, bandwidth: float, efficiency: float = 1.0,
+                        overhead_s: float = 0.0) -> float:
+    """Tokens/s when each token reads ``bytes_per_token`` at ``efficiency`` x ``bandwidth``."""
+    if bytes_per_token <= 0 or bandwidth <= 0 or efficiency <= 0:
+        raise SizeupError("bytes per token, bandwidth and efficiency must be positive")
+    return 1.0 / (bytes_per_token / (bandwidth * efficiency) + overhead_s)
+
+
+def calibrate(measurements: Sequence[tuple[float, float]]) -> Calibration:
+    """Fit efficiency (and per-token overhead) to (predicted, measured) decode tokens/s pairs.
+
+    ``predicted`` is the bandwidth-bound rate at efficiency 1 and no overhead (bytes per token
+    over spec bandwidth); ``measured`` what llama.cpp achieved. Time per token is linear in the
+    prediction's time: 1/measured = (1/eff) * (1/predicted) + overhead, fitted by least squares
+    on the times. With one point, or points too alike to separate the two, the overhead is 0
+    and the efficiency is the geometric mean of measured/predicted.
+    """
+    pts = [(float(p), float(m)) for p, m in measurements]
+    if not pts:
+        raise SizeupError("calibration needs at least one measurement")
+    if any(not (p > 0 and m > 0 and math.isfinite(p) and math.isfinite(m)) for p, m in pts):
+        raise SizeupError("calibration measurements must be positive, finite tokens/s")
+    xs = [1.0 / p for p, _ in pts]
+    ys = [1.0 / m for _, m in pts]
+    n = len(pts)
+    eff = overhead = None
+    if n >= 2:
+        mx, my = sum(xs) / n, sum(ys) / n
+        sxx = sum((x - mx) ** 2 for x in xs)
+        if sxx > (mx * 1e-3) ** 2 * n:
+            slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sxx
+            icept = my - slope * mx
+            if slope > 0 and icept >= 0:
+                eff, overhead = 1.0 / slope, icept
+            elif slope > 0:  # negative overhead is unphysical: refit through the origin
+                eff, overhead = sum(x * x for x in xs) / sum(x * y for x, y in zip(xs, ys)), 0.0
+    if eff is None:
+        eff = math.exp(sum(math.log(m / p) for p, m in pts) / n)
+        overhead = 0.0
+    pred = [1.0 / (x / eff + overhead) for x in xs]
+    rms = math.sqrt(sum(((q - m) / m) ** 2 for q, (_, m) in zip(pred, pts)) / n)
+    return Calibration(efficiency=eff, overhead_s=overhead, n_points=n, rel_rms_error=rms)

@@ -1,0 +1,339 @@
+"""The GGUF tensor inventory a model of a given :class:`~sizeup.model.Architecture` has.
+
+Why predict tensors instead of multiplying parameter counts by bits per weight? Because
+llama.cpp does not quantize a model uniformly: every tensor gets its own type by name, shape and
+layer (see :mod:`sizeup.estimate.quant_mix`), and some never get quantized at all. An exact
+size for a Q4_K_M file we have never seen needs the exact tensor list first.
+
+Names and shapes follow what ``convert_hf_to_gguf.py`` writes and what llama.cpp's loader
+(``src/models/<arch>.cpp``, ``load_arch_tensors``) expects: shapes in ggml order, ``ne0`` first,
+so a PyTorch ``Linear(in, out)`` weight of shape ``(out, in)`` is ``(in, out)`` here, and a
+stack of experts is ``(in, out, n_expert)``.
+
+Architecture has no field for every small structural difference between families (biases,
+extra norms, fused projections). Those live in :data:`ARCH_TRAITS`, one row per llama.cpp
+architecture, and any trait can be overridden per model through ``Architecture.extra``
+with the same key. The traits:
+
+``bias_qkv``      q/k/v projections have biases (Qwen2, GLM-4, gpt-oss, StarCoder2)
+``bias_o``        attn_output has a bias (StarCoder2, gpt-oss)
+``bias_ffn``      ffn_up/ffn_down (and ffn_gate) have biases (StarCoder2)
+``norm_bias``     LayerNorm with bias on attn_norm/ffn_norm/output_norm (StarCoder2)
+``qk_norm``       "" | "head" (per-head RMSNorm: Qwen3, Gemma 3) | "full" (OLMo 2: over all heads)
+``pre_norm``      attn_norm before attention (False for OLMo 2, which only has post-norms)
+``ffn_norm``      a separate norm before the FFN (False for Cohere's parallel blocks; gpt-oss
+                  names it post_attention_norm instead)
+``post_norms``    attn_post_norm + ffn_post_norm after each sublayer (Gemma 2/3, GLM-4, OLMo 2)
+``ffn_kind``      "gated" (gate/up/down), "plain" (up/down: StarCoder2), "fused_up" (one
+                  ffn_up of width 2*n_ff holding gate and up: Phi-3, GLM-4)
+``fused_qkv``     one attn_qkv instead of attn_q/k/v (Phi-3)
+``attn_sinks``    per-head attention sink logits (gpt-oss)
+``moe_bias``      router and expert biases (gpt-oss)
+``exp_probs_b``   per-expert selection bias (DeepSeek V3, GLM-4.5)
+``always_tied``   the architecture has no output.weight at all (Gemma 2, Cohere 2)
+``rope_freqs``    a global rope_freqs.weight of n_rot/2 floats (Llama 3.1+ style rope scaling)
+``rope_factors``  rope_factors_long/short.weight (Phi-3 LongRoPE)
+``mla_kv_b``      legacy MLA files with one attn_kv_b instead of attn_k_b + attn_v_b
+``n_nextn_layers`` trailing multi-token-prediction blocks counted in n_layer (GLM-4.5,
+                  DeepSeek V3 when converted with MTP); they carry nextn.* tensors
+``nextn_full``    the MTP blocks also carry their own embed_tokens / shared_head_head
+
+Unknown architecture names get the llama-like defaults, which are right for the many
+llama-derived families (mistral, granite, smollm3, ...).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .errors import SizeupError
+from .limits import MAX_DIM_SIZE, MAX_LAYERS
+from .model import LAYER_RECURRENT, Architecture
+
+Shape = tuple[int, ...]
+TensorSpec = tuple[str, Shape]
+
+_DEFAULT_TRAITS: dict[str, Any] = {
+    "bias_qkv": False,
+    "bias_o": False,
+    "bias_ffn": False,
+    "norm_bias": False,
+    "qk_norm": "",
+    "pre_norm": True,
+    "ffn_norm": True,
+    "post_norms": False,
+    "ffn_kind": "gated",
+    "fused_qkv": False,
+    "attn_sinks": False,
+    "moe_bias": False,
+    "exp_probs_b": False,
+    "always_tied": False,
+    "rope_freqs": False,
+    "rope_factors": False,
+    "mla_kv_b": False,
+    "n_nextn_layers": 0,
+    "nextn_full": False,
+}
+
+# Per llama.cpp architecture; source: src/models/<arch>.cpp load_arch_tensors and the HF
+# configs of the reference models (attention_bias, use_qk_norm...).
+ARCH_TRAITS: dict[str, dict[str, Any]] = {
+    "llama": {},
+    "mistral3": {},
+    "granite": {},
+    "smollm3": {},
+    "qwen2": {"bias_qkv": True},
+    "qwen2moe": {"bias_qkv": True},
+    "qwen3": {"qk_norm": "head"},
+    "qwen3moe": {"qk_norm": "head"},
+    "gemma2": {"post_norms": True, "always_tied": True},
+    "gemma3": {"post_norms": True, "qk_norm": "head"},
+    "phi3": {"fused_qkv": True, "ffn_kind": "fused_up"},
+    "starcoder2": {"bias_qkv": True, "bias_o": True, "bias_ffn": True, "norm_bias": True, "ffn_kind": "plain"},
+    "olmo2": {"pre_norm": False, "ffn_norm": False, "post_norms": True, "qk_norm": "full"},
+    "cohere2": {"ffn_norm": False, "always_tied": True},
+    "command-r": {"ffn_norm": False, "always_tied": True},
+    "glm4": {"bias_qkv": True, "post_norms": True, "ffn_kind": "fused_up"},
+    "glm4moe": {"bias_qkv": True, "exp_probs_b": True},
+    "gpt-oss": {"bias_qkv": True, "bias_o": True, "attn_sinks": True, "moe_bias": True},
+    "deepseek2": {},
+    "llama4": {},
+    "mamba": {},
+    "mamba2": {},
+    "granitehybrid": {},
+    "jamba": {},
+}
+
+
+def traits(arch: Architecture) -> dict[str, Any]:
+    """The structural traits of ``arch``: table row for its name, then ``arch.extra`` overrides."""
+    t = dict(_DEFAULT_TRAITS)
+    t.update(ARCH_TRAITS.get(arch.name, {}))
+    for k in _DEFAULT_TRAITS:
+        if k in arch.extra:
+            t[k] = arch.extra[k]
+    return t
+
+
+def _check(arch: Architecture) -> None:
+    """Reject inventories that could not exist or would be absurd to enumerate."""
+    try:
+        arch.validate()
+    except ValueError as e:
+        raise SizeupError(f"inconsistent architecture '{arch.name}': {e}") from None
+    if not 0 < arch.n_layer <= MAX_LAYERS:
+        raise SizeupError(f"architecture '{arch.name}': {arch.n_layer} layers is outside 1..{MAX_LAYERS}")
+    for name in ("n_embd", "n_vocab", "head_dim_k", "head_dim_v", "n_expert", "n_ff_exp", "n_ff_shexp",
+                 "kv_lora_rank", "q_lora_rank", "rope_dim"):
+        v = getattr(arch, name)
+        if not 0 <= v <= MAX_DIM_SIZE:
+            raise SizeupError(f"architecture '{arch.name}': {name}={v} is out of range")
+    if arch.n_embd <= 0 or arch.n_vocab <= 0:
+        raise SizeupError(f"architecture '{arch.name}': n_embd and n_vocab must be positive")
+    for name in ("n_head", "n_head_kv", "n_ff"):
+        if any(not 0 <= v <= MAX_DIM_SIZE for v in getattr(arch, name)):
+            raise SizeupError(f"architecture '{arch.name}': a per-layer {name} is out of range")
+
+
+def _attention(arch: Architecture, t: dict[str, Any], i: int, out: list[TensorSpec]) -> None:
+    p = f"blk.{i}."
+    E = arch.n_embd
+    nh, nkv = arch.n_head[i], arch.n_head_kv[i]
+    dk, dv = arch.head_dim_k, arch.head_dim_v
+    q, k, v = dk * nh, dk * nkv, dv * nkv
+    if t["fused_qkv"]:
+        out.append((p + "attn_qkv.weight", (E, q + k + v)))
+        if t["bias_qkv"]:
+            out.append((p + "attn_qkv.bias", (q + k + v,)))
+    else:
+        out += [(p + "attn_q.weight", (E, q)), (p + "attn_k.weight", (E, k)), (p + "attn_v.weight", (E, v))]
+        if t["bias_qkv"]:
+            out += [(p + "attn_q.bias", (q,)), (p + "attn_k.bias", (k,)), (p + "attn_v.bias", (v,))]
+    out.append((p + "attn_output.weight", (dv * nh, E)))
+    if t["bias_o"]:
+        out.append((p + "attn_output.bias", (E,)))
+    if t["qk_norm"] == "head":
+        out += [(p + "attn_q_norm.weight", (dk,)), (p + "attn_k_norm.weight", (dk,))]
+    elif t["qk_norm"] == "full":
+        out += [(p + "attn_q_norm.weight", (q,)), (p + "attn_k_norm.weight", (k,))]
+    if t["attn_sinks"]:
+        out.append((p + "attn_sinks.weight", (nh,)))
+
+
+def _mla(arch: Architecture, t: dict[str, Any], i: int, out: list[TensorSpec]) -> None:
+    """Multi-head latent attention (DeepSeek V2/V3, Kimi K2): low-rank q and compressed kv."""
+    p = f"blk.{i}."
+    E, nh = arch.n_embd, arch.n_head[i]
+    rope = arch.rope_dim
+    nope = arch.head_dim_k - rope
+    dv, kv_rank, q_rank = arch.head_dim_v, arch.kv_lora_rank, arch.q_lora_rank
+    if nope <= 0:
+        raise SizeupError(f"architecture '{arch.name}': MLA head_dim_k {arch.head_dim_k} must exceed rope_dim {rope}")
+    if q_rank > 0:
+        out += [(p + "attn_q_a_norm.weight", (q_rank,)), (p + "attn_q_a.weight", (E, q_rank)),
+                (p + "attn_q_b.weight", (q_rank, nh * arch.head_dim_k))]
+    else:
+        out.append((p + "attn_q.weight", (E, nh * arch.head_dim_k)))
+    out += [(p + "attn_kv_a_norm.weight", (kv_rank,)), (p + "attn_kv_a_mqa.weight", (E, kv_rank + rope))]
+    if t["mla_kv_b"]:
+        out.append((p + "attn_kv_b.weight", (kv_rank, nh * (nope + dv))))
+    else:
+        out += [(p + "attn_k_b.weight", (nope, kv_rank, nh)), (p + "attn_v_b.weight", (kv_rank, dv, nh))]
+    out.append((p + "attn_output.weight", (nh * dv, E)))
+
+
+def _recurrent(arch: Architecture, t: dict[str, Any], i: int, out: list[TensorSpec]) -> None:
+    p = f"blk.{i}."
+    E, s = arch.n_embd, arch.ssm
+    if s is None:
+        raise SizeupError(f"architecture '{arch.name}': layer {i} is recurrent but the SSM facts are missing")
+    if s.kind == "mamba2":
+        # Mamba-2 (and the Mamba-2 layers of Granite 4 / Nemotron-H): one in_proj produces z, x, B, C, dt.
+        n_heads = s.n_head or s.dt_rank
+        groups = max(s.n_group, 1)
+        conv_dim = s.d_inner + 2 * groups * s.d_state
+        out += [
+            (p + "ssm_in.weight", (E, s.d_inner + conv_dim + n_heads)),
+            (p + "ssm_conv1d.weight", (s.d_conv, conv_dim)),
+            (p + "ssm_conv1d.bias", (conv_dim,)),
+            (p + "ssm_dt.bias", (n_heads,)),
+            (p + "ssm_a", (1, n_heads)),
+            (p + "ssm_d", (1, n_heads)),
+            (p + "ssm_norm.weight", (s.d_inner // groups, groups)),
+            (p + "ssm_out.weight", (s.d_inner, E)),
+        ]
+    elif s.kind == "mamba":
+        out += [
+            (p + "ssm_in.weight", (E, 2 * s.d_inner)),
+            (p + "ssm_conv1d.weight", (s.d_conv, s.d_inner)),
+            (p + "ssm_conv1d.bias", (s.d_inner,)),
+            (p + "ssm_x.weight", (s.d_inner, s.dt_rank + 2 * s.d_state)),
+            (p + "ssm_dt.weight", (s.dt_rank, s.d_inner)),
+            (p + "ssm_dt.bias", (s.d_inner,)),
+            (p + "ssm_a", (s.d_state, s.d_inner)),
+            (p + "ssm_d", (s.d_inner,)),
+            (p + "ssm_out.weight", (s.d_inner, E)),
+        ]
+        if arch.name == "jamba":
+            out += [(p + "ssm_dt_norm.weight", (s.dt_rank,)), (p + "ssm_b_norm.weight", (s.d_state,)),
+                    (p + "ssm_c_norm.weight", (s.d_state,))]
+    else:
+        raise SizeupError(f"architecture '{arch.name}': recurrent layer kind '{s.kind}' has no known tensor layout")
+
+
+def _is_moe_layer(arch: Architecture, i: int) -> bool:
+    if not arch.n_expert:
+        return False
+    return arch.is_moe_layer(i) if arch.moe_layers else True
+
+
+def _ffn(arch: Architecture, t: dict[str, Any], i: int, out: list[TensorSpec]) -> None:
+    p = f"blk.{i}."
+    E = arch.n_embd
+    if _is_moe_layer(arch, i):
+        X = arch.n_expert
+        ff = arch.n_ff_exp or arch.n_ff[i]
+        if ff <= 0:
+            raise SizeupError(f"architecture '{arch.name}': MoE layer {i} has no expert width (n_ff_exp)")
+        out.append((p + "ffn_gate_inp.weight", (E, X)))
+        if t["exp_probs_b"]:
+            out.append((p + "exp_probs_b.bias", (X,)))
+        out += [(p + "ffn_gate_exps.weight", (E, ff, X)), (p + "ffn_up_exps.weight", (E, ff, X)),
+                (p + "ffn_down_exps.weight", (ff, E, X))]
+        if t["moe_bias"]:
+            out += [(p + "ffn_gate_inp.bias", (X,)), (p + "ffn_gate_exps.bias", (ff, X)),
+                    (p + "ffn_up_exps.bias", (ff, X)), (p + "ffn_down_exps.bias", (E, X))]
+        sh = arch.n_ff_shexp
+        if sh > 0:
+            out += [(p + "ffn_gate_shexp.weight", (E, sh)), (p + "ffn_up_shexp.weight", (E, sh)),
+                    (p + "ffn_down_shexp.weight", (sh, E))]
+        return
+    ff = arch.n_ff[i]
+    if ff <= 0:
+        return
+    kind = t["ffn_kind"]
+    if kind == "fused_up":
+        out += [(p + "ffn_up.weight", (E, 2 * ff)), (p + "ffn_down.weight", (ff, E))]
+    elif kind == "plain":
+        out += [(p + "ffn_up.weight", (E, ff)), (p + "ffn_down.weight", (ff, E))]
+    else:
+        out += [(p + "ffn_gate.weight", (E, ff)), (p + "ffn_up.weight", (E, ff)), (p + "ffn_down.weight", (ff, E))]
+    if t["bias_ffn"]:
+        if kind == "gated":
+            out.append((p + "ffn_gate.bias", (ff,)))
+        out += [(p + "ffn_up.bias", (2 * ff if kind == "fused_up" else ff,)), (p + "ffn_down.bias", (E,))]
+
+
+def _has_ffn(arch: Architecture, i: int) -> bool:
+    return _is_moe_layer(arch, i) or arch.n_ff[i] > 0
+
+
+def predict_tensors(arch: Architecture) -> list[TensorSpec]:
+    """GGUF tensor names and ggml-order shapes of a model with this architecture.
+
+    Raises :class:`SizeupError` for architectures whose facts are inconsistent (per-layer
+    tuples of the wrong length, absurd sizes, recurrent layers without SSM facts).
+    """
+    _check(arch)
+    t = traits(arch)
+    E, V = arch.n_embd, arch.n_vocab
+    out: list[TensorSpec] = [("token_embd.weight", (E, V))]
+    if arch.n_pos_embd:
+        out.append(("position_embd.weight", (E, arch.n_pos_embd)))
+    out.append(("output_norm.weight", (E,)))
+    if t["norm_bias"]:
+        out.append(("output_norm.bias", (E,)))
+    if not arch.tie_embeddings and not t["always_tied"]:
+        out.append(("output.weight", (E, V)))
+    n_rot = arch.rope_dim or arch.head_dim_k
+    if t["rope_freqs"]:
+        out.append(("rope_freqs.weight", (n_rot // 2,)))
+    if t["rope_factors"]:
+        out += [("rope_factors_long.weight", (n_rot // 2,)), ("rope_factors_short.weight", (n_rot // 2,))]
+
+    n_nextn = int(t["n_nextn_layers"] or 0)
+    first_nextn = arch.n_layer - n_nextn
+    for i in range(arch.n_layer):
+        p = f"blk.{i}."
+        recurrent = arch.layer_kind(i) == LAYER_RECURRENT
+        if t["pre_norm"]:
+            out.append((p + "attn_norm.weight", (E,)))
+            if t["norm_bias"]:
+                out.append((p + "attn_norm.bias", (E,)))
+        if recurrent:
+            _recurrent(arch, t, i, out)
+        elif arch.is_mla:
+            _mla(arch, t, i, out)
+        elif arch.n_head[i] > 0:
+            _attention(arch, t, i, out)
+        if t["post_norms"] and not recurrent:
+            out.append((p + "post_attention_norm.weight", (E,)))
+        if _has_ffn(arch, i):
+            if arch.name == "gpt-oss":
+                # gpt-oss calls its pre-FFN norm post_attention_norm (HF: post_attention_layernorm).
+                out.append((p + "post_attention_norm.weight", (E,)))
+            elif t["ffn_norm"]:
+                out.append((p + "ffn_norm.weight", (E,)))
+                if t["norm_bias"]:
+                    out.append((p + "ffn_norm.bias", (E,)))
+            _ffn(arch, t, i, out)
+            if t["post_norms"]:
+                out.append((p + "post_ffw_norm.weight", (E,)))
+        if i >= first_nextn:
+            out += [(p + "nextn.eh_proj.weight", (2 * E, E)), (p + "nextn.enorm.weight", (E,)),
+                    (p + "nextn.hnorm.weight", (E,)), (p + "nextn.shared_head_norm.weight", (E,))]
+            if t["nextn_full"]:
+                out += [(p + "nextn.embed_tokens.weight", (E, V)), (p + "nextn.shared_head_head.weight", (E, V))]
+    return out
+
+
+def n_elements(shape: Shape) -> int:
+    n = 1
+    for d in shape:
+        n *= d
+    return n
+
+
+def count_params(arch: Architecture) -> int:
+    """Total parameters of a model with this architecture: the sum over :func:`predict_tensors`."""
+    return sum(n_elements(s) for _, s in predict_tensors(arch))

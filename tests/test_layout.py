@@ -1,0 +1,181 @@
+"""Predicted GGUF tensor inventories against real files and published parameter counts."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from sizeup.errors import SizeupError
+from sizeup.formats.gguf_reader import read_gguf
+from sizeup.layout import count_params, predict_tensors, traits
+from sizeup.model import LAYER_ATTENTION, LAYER_RECURRENT, Architecture, SSMFacts
+
+P = Architecture.per_layer
+
+
+def dense(name, L, E, H, KV, hd, ff, V, tie, **kw) -> Architecture:
+    return Architecture(name=name, n_layer=L, n_embd=E, n_head=P(H, L), n_head_kv=P(KV, L), head_dim_k=hd,
+                        head_dim_v=hd, n_ff=P(ff, L), n_vocab=V, n_ctx_train=4096, tie_embeddings=tie, **kw)
+
+
+# Architecture facts as GGUFReader reports them for the two test models.
+SMOLLM2 = dense("llama", 30, 576, 9, 3, 64, 1536, 49152, True)
+GEMMA3_270M = dense("gemma3", 18, 640, 4, 1, 256, 2048, 262144, True, swa_window=512)
+
+
+def real_tensors(path) -> tuple[dict[str, tuple[int, ...]], int]:
+    """Name -> shape of every tensor in a real GGUF, and the file's total element count."""
+    g = read_gguf(path)
+    return {t.name: tuple(t.shape) for t in g.tensors}, sum(t.n_elements for t in g.tensors)
+
+
+@pytest.mark.parametrize("which", ["smollm2", "gemma3"])
+def test_layout_equals_real_file(which, smollm2_path, gemma3_path):
+    path, arch = (smollm2_path, SMOLLM2) if which == "smollm2" else (gemma3_path, GEMMA3_270M)
+    real, n_elements = real_tensors(path)
+    pred = predict_tensors(arch)
+    assert len(pred) == len(dict(pred)), "duplicate names"
+    assert dict(pred) == real
+    assert count_params(arch) == n_elements
+
+
+# Published parameter counts (model cards / HF safetensors totals) for configs from config.json.
+PUBLISHED = [
+    ("llama-3.1-8b", dense("llama", 32, 4096, 32, 8, 128, 14336, 128256, False), 8.03e9),
+    ("llama-3.2-1b", dense("llama", 16, 2048, 32, 8, 64, 8192, 128256, True), 1.24e9),
+    ("qwen2.5-7b", dense("qwen2", 28, 3584, 28, 4, 128, 18944, 152064, False), 7.62e9),
+    ("qwen3-8b", dense("qwen3", 36, 4096, 32, 8, 128, 12288, 151936, False), 8.19e9),
+    ("qwen3-30b-a3b", dense("qwen3moe", 48, 2048, 32, 4, 128, 0, 151936, False, n_expert=128, n_expert_used=8,
+                            n_ff_exp=768), 30.5e9),
+    ("gemma-2-9b", dense("gemma2", 42, 3584, 16, 8, 256, 14336, 256000, True), 9.24e9),
+    ("phi-3-mini", dense("phi3", 32, 3072, 32, 32, 96, 8192, 32064, False), 3.82e9),
+    ("mixtral-8x7b", dense("llama", 32, 4096, 32, 8, 128, 0, 32000, False, n_expert=8, n_expert_used=2,
+                           n_ff_exp=14336), 46.7e9),
+    ("gpt-oss-20b", dense("gpt-oss", 24, 2880, 64, 8, 64, 0, 201088, False, n_expert=32, n_expert_used=4,
+                          n_ff_exp=2880), 20.9e9),
+    ("olmo-2-7b", dense("olmo2", 32, 4096, 32, 32, 128, 11008, 100352, False), 7.30e9),
+    ("granite-3.1-8b", dense("granite", 40, 4096, 32, 8, 128, 12800, 49155, True), 8.17e9),
+    ("qwen2.5-0.5b", dense("qwen2", 24, 896, 14, 2, 64, 4864, 151936, True), 0.494e9),
+    ("smollm3-3b", dense("smollm3", 36, 2048, 16, 4, 128, 11008, 128256, True), 3.08e9),
+    ("command-r7b", dense("cohere2", 32, 4096, 32, 8, 128, 14336, 256000, True), 8.03e9),
+    ("glm-4-9b-0414", dense("glm4", 40, 4096, 32, 2, 128, 13696, 151552, False), 9.40e9),
+    ("phi-4", dense("phi3", 40, 5120, 40, 10, 128, 17920, 100352, False), 14.7e9),
+    ("deepseek-v3", Architecture(
+        name="deepseek2", n_layer=61, n_embd=7168, n_head=P(128, 61), n_head_kv=P(128, 61), head_dim_k=192,
+        head_dim_v=128, n_ff=(18432,) * 3 + (0,) * 58, n_vocab=129280, n_ctx_train=163840, n_expert=256,
+        n_expert_used=8, n_expert_shared=1, n_ff_exp=2048, n_ff_shexp=2048, moe_layers=(False,) * 3 + (True,) * 58,
+        kv_lora_rank=512, q_lora_rank=1536, rope_dim=64, extra={"exp_probs_b": True}), 671e9),
+    ("mamba2-2.7b", Architecture(
+        name="mamba2", n_layer=64, n_embd=2560, n_head=P(0, 64), n_head_kv=P(0, 64), head_dim_k=0, head_dim_v=0,
+        n_ff=P(0, 64), n_vocab=50288, n_ctx_train=1 << 20, layer_kinds=(LAYER_RECURRENT,) * 64,
+        ssm=SSMFacts(kind="mamba2", d_conv=4, d_inner=5120, d_state=128, n_group=1, n_head=80),
+        tie_embeddings=True), 2.7e9),
+]
+
+
+BY_LABEL = {label: arch for label, arch, _ in PUBLISHED}
+
+
+@pytest.mark.parametrize("label,arch,published", PUBLISHED, ids=[p[0] for p in PUBLISHED])
+def test_count_params_matches_published(label, arch, published):
+    assert abs(count_params(arch) - published) / published < 0.01
+
+
+def test_llama_31_8b_exact_count():
+    # 8,030,261,248 is the sum over Meta-Llama-3.1-8B's safetensors.
+    assert count_params(BY_LABEL["llama-3.1-8b"]) == 8_030_261_248
+
+
+def test_deepseek_mla_shapes():
+    arch = BY_LABEL["deepseek-v3"]
+    t = dict(predict_tensors(arch))
+    assert t["blk.0.attn_q_a.weight"] == (7168, 1536)
+    assert t["blk.0.attn_q_b.weight"] == (1536, 128 * 192)
+    assert t["blk.0.attn_kv_a_mqa.weight"] == (7168, 512 + 64)
+    assert t["blk.0.attn_k_b.weight"] == (128, 512, 128)
+    assert t["blk.0.attn_v_b.weight"] == (512, 128, 128)
+    assert t["blk.0.ffn_gate.weight"] == (7168, 18432) and "blk.0.ffn_gate_exps.weight" not in t
+    assert t["blk.3.ffn_gate_exps.weight"] == (7168, 2048, 256)
+    assert t["blk.3.ffn_down_exps.weight"] == (2048, 7168, 256)
+    assert t["blk.3.ffn_up_shexp.weight"] == (7168, 2048)
+    assert t["blk.3.exp_probs_b.bias"] == (256,)
+    legacy = dict(predict_tensors(dataclasses.replace(arch, extra={"mla_kv_b": True})))
+    assert legacy["blk.0.attn_kv_b.weight"] == (512, 128 * (128 + 128)) and "blk.0.attn_k_b.weight" not in legacy
+    no_qlora = dict(predict_tensors(dataclasses.replace(arch, q_lora_rank=0)))
+    assert no_qlora["blk.0.attn_q.weight"] == (7168, 128 * 192) and "blk.0.attn_q_a.weight" not in no_qlora
+
+
+def test_family_specific_tensors():
+    qwen2 = dict(predict_tensors(BY_LABEL["qwen2.5-7b"]))
+    assert qwen2["blk.0.attn_q.bias"] == (3584,) and qwen2["blk.0.attn_k.bias"] == (512,)
+    assert "blk.0.attn_output.bias" not in qwen2 and "output.weight" in qwen2
+    phi3 = dict(predict_tensors(BY_LABEL["phi-3-mini"]))
+    assert phi3["blk.0.attn_qkv.weight"] == (3072, 3 * 3072) and phi3["blk.0.ffn_up.weight"] == (3072, 2 * 8192)
+    assert "blk.0.ffn_gate.weight" not in phi3
+    oss = dict(predict_tensors(BY_LABEL["gpt-oss-20b"]))
+    assert oss["blk.0.attn_sinks.weight"] == (64,) and oss["blk.0.ffn_gate_exps.bias"] == (2880, 32)
+    assert "blk.0.ffn_norm.weight" not in oss and oss["blk.0.post_attention_norm.weight"] == (2880,)
+    olmo = dict(predict_tensors(BY_LABEL["olmo-2-7b"]))
+    assert "blk.0.attn_norm.weight" not in olmo and olmo["blk.0.attn_k_norm.weight"] == (4096,)
+    assert olmo["blk.0.post_ffw_norm.weight"] == (4096,)
+    gemma2 = dict(predict_tensors(dataclasses.replace(BY_LABEL["gemma-2-9b"], tie_embeddings=False)))
+    assert "output.weight" not in gemma2  # Gemma 2 never has a separate head
+    sc2 = dict(predict_tensors(dense("starcoder2", 2, 256, 4, 2, 64, 1024, 1000, True)))
+    assert {"blk.0.ffn_up.bias", "blk.0.attn_norm.bias", "output_norm.bias", "blk.1.attn_output.bias"} <= set(sc2)
+    assert "blk.0.ffn_gate.weight" not in sc2
+
+
+def test_mamba2_and_hybrid_layers():
+    m2 = dict(predict_tensors(BY_LABEL["mamba2-2.7b"]))
+    assert m2["blk.0.ssm_in.weight"] == (2560, 2 * 5120 + 2 * 128 + 80)
+    assert m2["blk.0.ssm_conv1d.weight"] == (4, 5120 + 2 * 128)
+    assert m2["blk.0.ssm_a"] == (1, 80) and m2["blk.0.ssm_norm.weight"] == (5120, 1)
+    assert not any("ffn" in n or "attn_q" in n for n in m2)
+    kinds = tuple(LAYER_ATTENTION if i % 4 == 3 else LAYER_RECURRENT for i in range(8))
+    hybrid = Architecture(
+        name="granitehybrid", n_layer=8, n_embd=512, n_head=tuple(8 if k == LAYER_ATTENTION else 0 for k in kinds),
+        n_head_kv=tuple(2 if k == LAYER_ATTENTION else 0 for k in kinds), head_dim_k=64, head_dim_v=64,
+        n_ff=P(1024, 8), n_vocab=1000, n_ctx_train=4096, layer_kinds=kinds, tie_embeddings=True,
+        ssm=SSMFacts(kind="mamba2", d_conv=4, d_inner=1024, d_state=64, n_group=1, n_head=16))
+    h = dict(predict_tensors(hybrid))
+    assert "blk.0.ssm_in.weight" in h and "blk.0.attn_q.weight" not in h
+    assert "blk.3.attn_q.weight" in h and "blk.3.ssm_in.weight" not in h
+    assert all(f"blk.{i}.ffn_down.weight" in h for i in range(8))
+
+
+def test_extra_overrides_traits():
+    arch = dataclasses.replace(SMOLLM2, extra={"rope_freqs": True, "bias_qkv": True})
+    assert traits(arch)["bias_qkv"] is True
+    t = dict(predict_tensors(arch))
+    assert t["rope_freqs.weight"] == (32,) and t["blk.0.attn_v.bias"] == (192,)
+
+
+def test_bad_architectures_raise_one_line_errors():
+    with pytest.raises(SizeupError):
+        predict_tensors(dataclasses.replace(SMOLLM2, n_head=(9,) * 29))  # wrong per-layer length
+    with pytest.raises(SizeupError):
+        predict_tensors(dataclasses.replace(SMOLLM2, n_embd=-1))
+    with pytest.raises(SizeupError):
+        predict_tensors(dataclasses.replace(SMOLLM2, n_layer=10**7, n_head=(9,) * 10**7, n_head_kv=(3,) * 10**7,
+                                            n_ff=(1,) * 10**7))
+    with pytest.raises(SizeupError):  # recurrent layers without SSM facts
+        predict_tensors(dataclasses.replace(SMOLLM2, layer_kinds=(LAYER_RECURRENT,) * 30))
+    with pytest.raises(SizeupError):  # MoE without an expert width
+        predict_tensors(dataclasses.replace(SMOLLM2, n_expert=4, n_expert_used=2, n_ff=(0,) * 30))
+
+
+# --- every architecture family, against tiny files llama.cpp loads ----------------------------
+
+@pytest.mark.parametrize("family", ["llama", "qwen3", "qwen3moe", "deepseek2", "gemma2", "gemma3", "gpt-oss", "jamba",
+                                    "mamba2", "granitehybrid"])
+def test_layout_equals_synthetic_model(family, tmp_path):
+    from sizeup.formats.gguf_model import architecture_from_gguf
+    from sizeup.testing.synthetic_gguf import write_synthetic
+
+    g = read_gguf(write_synthetic(tmp_path / f"{family}.gguf", family))
+    arch = architecture_from_gguf(g.kv, g.tensors)
+    if family == "gpt-oss":
+        # Real gpt-oss has q/k/v biases (attention_bias); the tiny file leaves these optional ones out.
+        arch = dataclasses.replace(arch, extra={**arch.extra, "bias_qkv": False})
+    assert dict(predict_tensors(arch)) == {t.name: tuple(t.shape) for t in g.tensors}
