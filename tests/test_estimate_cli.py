@@ -71,6 +71,7 @@ def test_serve_mode_json(capsys):
     (["--cache-type-v", "q8_0", "--fa", "off"], "flash attention"),
     (["--kv-type", "q8_0", "--cache-type-k", "f16"], "either --kv-type"),
     (["--tensor-split", "a,b"], "tensor-split"),
+    (["--ctx", "16k"], "above"),
 ])
 def test_errors_are_one_line_exit_2(capsys, smollm2_path, extra, msg):
     rc = main(["estimate", str(smollm2_path), "--ram", "8G", "--gpus", "0", "--no-table", *extra])
@@ -79,8 +80,8 @@ def test_errors_are_one_line_exit_2(capsys, smollm2_path, extra, msg):
     assert msg in err and err.count("\n") == 1 and err.startswith("sizeup: error:")
 
 
-def test_context_beyond_training_warns_but_works(capsys, smollm2_path):
-    rc = main(["estimate", str(smollm2_path), "--ctx", "16k", "--ram", "8G", "--gpus", "0", "--no-table"])
+def test_context_beyond_training_needs_force_then_warns(capsys, smollm2_path):
+    rc = main(["estimate", str(smollm2_path), "--ctx", "16k", "--ram", "8G", "--gpus", "0", "--no-table", "--force"])
     out, err = capsys.readouterr()
     assert rc == 0 and "beyond the model's trained 8192" in err
     assert "largest context that fits" in out

@@ -47,6 +47,8 @@ def add_arguments(p) -> None:
     p.add_argument("--dtype", default="auto", help="serving weight dtype: auto, bf16, fp8, awq, gptq...")
     p.add_argument("--kv-dtype", default="auto", help="serving KV dtype: auto, fp8...")
     p.add_argument("--gpu-util", type=float, default=0.9, help="gpu_memory_utilization (default 0.9)")
+    p.add_argument("--force", action="store_true",
+                   help="allow a context above the model's trained maximum (e.g. with RoPE scaling)")
     p.add_argument("--json", action="store_true", help="print machine-readable JSON on stdout")
 
 
@@ -96,6 +98,9 @@ def run(args) -> int:
     cfg.check_for(md.arch.n_layer)
     quant = _quant_label(args.quant) if args.quant else None
     if cfg.n_ctx > md.arch.n_ctx_train > 0:
+        if not args.force:
+            raise SizeupError(f"context {cfg.n_ctx} is above {md.name}'s maximum of {md.arch.n_ctx_train} tokens "
+                              "(--force to estimate it anyway, e.g. for RoPE scaling)")
         warn(f"context {cfg.n_ctx} is beyond the model's trained {md.arch.n_ctx_train} tokens")
 
     from ...estimate.memory import estimate_memory, max_context, max_gpu_layers, model_tensors
