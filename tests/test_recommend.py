@@ -138,3 +138,11 @@ def test_table_matches_the_memory_model():
     assert 0.25 < seven.q4km_weights / seven.fp16_weights < 0.35
     est = estimate_memory(m, RunConfig(n_ctx=4096, n_gpu_layers=0), ftype="F16")
     assert seven.cpu_ram_fp16 == est.rss
+
+
+def test_cli_leaves_out_models_with_a_shorter_window():
+    r = _cli("--json", "--ctx", "128k", "--ram", "512G", "-n", "200", "--all")
+    d = json.loads(r.stdout)
+    assert d["n_context_too_short"] > 0
+    for rec in d["recommendations"]:
+        assert get_entry(rec["id"]) and describe_entry(get_entry(rec["id"])).arch.n_ctx_train >= 131072

@@ -218,7 +218,6 @@ def best_choice(model: ModelDescription, ctx: int, devices: list[Device], *, qua
                 min_speed: float | None = None, speed_fn=None, base: RunConfig | None = None) -> Choice:
     """The highest-quality quant of ``model`` that fits (and is fast enough), else the smallest miss."""
     base = base or RunConfig(n_ctx=ctx)
-    ctx = min(ctx, model.arch.n_ctx_train) if model.arch.n_ctx_train else ctx
     budget = None
     if devices[0].free is not None:
         budget = (_ram_budget(devices) or 0) + sum(d.free or 0 for d in devices[1:] if not d.unified)

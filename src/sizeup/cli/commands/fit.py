@@ -59,8 +59,12 @@ def run(args) -> int:
     max_params = _parse_params(args.max_params) if args.max_params else None
     hw = probe_from_args(args)
     models = []
+    too_short = 0
     for e in load_catalog():
         m = describe_entry(e)
+        if m.arch and 0 < m.arch.n_ctx_train < ctx:
+            too_short += 1  # its context window cannot hold the requested context
+            continue
         if args.license == "permissive" and m.license.openness != "open-source":
             continue
         if max_params and m.params and m.params.total > max_params:
@@ -69,7 +73,8 @@ def run(args) -> int:
             continue
         models.append(m)
     if not models:
-        raise SizeupError("no catalog model matches these filters")
+        raise SizeupError("no catalog model matches these filters"
+                          + (f" ({too_short} have a context window below {ctx} tokens)" if too_short else ""))
 
     calibration = _calibration(hw)
     speed_fn = lambda c: speed_for_choice(c, hw, calibration)  # noqa: E731
@@ -98,9 +103,14 @@ def run(args) -> int:
             "recommendations": [c.to_dict() | {"variants": [v.to_dict()["id"] for v in vs]} for c, vs in groups],
             "n_fitting": len(fitting),
             "n_considered": len(choices),
+            "n_context_too_short": too_short,
         })
         return 0
     _render(hw, ctx, args, choices, groups, fitting, calibration)
+    if too_short:
+        from ..output import console
+
+        console().print(f"[dim]{too_short} catalog models were left out: their context window is below {ctx} tokens.[/]")
     return 0
 
 
