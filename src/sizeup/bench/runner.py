@@ -1,0 +1,319 @@
+"""The parent side of ``sizeup bench``: predict, run each configuration in its own worker, record.
+
+For every configuration of a sweep:
+
+1. predict memory (and speed) with sizeup's estimator; refuse a configuration predicted not to
+   fit in free RAM / VRAM unless forced - loading it would swap the machine to a crawl;
+2. record the run as ``running`` in the history (committed), so even a SIGKILL leaves a trace;
+3. start ``python -m sizeup.bench.worker`` in a new session, send it the spec, read its JSON
+   progress lines under a deadline; a crash, OOM kill, timeout or error fails this row only,
+   with a one-line reason;
+4. summarize the samples (:mod:`.stats`) and commit samples, summaries and status in one
+   transaction; add the tg rate as a calibration point for this machine.
+
+Ctrl-C kills the worker of the row in progress, marks that run ``interrupted`` and stops; rows
+already finished stay saved.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import selectors
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from ..errors import SizeupError
+from .config import DEFAULT_TIMEOUT_S, BenchConfig
+from .stats import rates, summarize
+
+MAX_LINE_BYTES = 4 * 1024 * 1024  # one JSON line from the worker
+MAX_STDERR_TAIL = 64 * 1024
+
+Progress = Callable[[str, int, int], None]  # (phase, done, total)
+
+
+class WorkerFailed(Exception):
+    """The worker produced no result; ``str(e)`` is the one-line reason."""
+
+
+@dataclass
+class RowResult:
+    index: int
+    config: BenchConfig
+    status: str  # ok | failed | refused | interrupted
+    error: str | None = None
+    run_id: int | None = None
+    summaries: dict[str, dict[str, Any]] = field(default_factory=dict)  # metric -> Summary dict + unit
+    prediction: dict[str, Any] = field(default_factory=dict)
+    info: dict[str, Any] = field(default_factory=dict)  # load state, n_ctx, versions...
+
+    def mean(self, metric: str) -> float | None:
+        s = self.summaries.get(metric)
+        return s["mean"] if s else None
+
+    def to_dict(self) -> dict[str, Any]:
+        from .stats import error_pct
+
+        mem = self.prediction.get("memory") or {}
+        spd = self.prediction.get("speed") or {}
+        return {
+            "index": self.index, "run_id": self.run_id, "status": self.status, "error": self.error,
+            "config": self.config.to_dict(), "label": self.config.label(),
+            "measured": self.summaries, "prediction": self.prediction, "info": self.info,
+            "error_pct": {
+                "rss": error_pct(mem.get("rss"), self.mean("rss_model")),
+                "tg": error_pct(spd.get("tg_tps"), self.mean("tg")),
+                "pp": error_pct(spd.get("pp_tps"), self.mean("pp")),
+            },
+        }
+
+
+def _src_root() -> str:
+    return str(Path(__file__).resolve().parents[2])
+
+
+def _signal_reason(rc: int) -> str:
+    sig = -rc
+    try:
+        name = signal.Signals(sig).name
+    except ValueError:
+        name = f"signal {sig}"
+    if sig == signal.SIGKILL:
+        return f"worker killed by {name} (out of memory? the kernel's OOM killer sends SIGKILL)"
+    if sig == signal.SIGSEGV:
+        return f"worker crashed ({name}) inside llama.cpp"
+    if sig == signal.SIGABRT:
+        return f"worker aborted ({name}; llama.cpp assertion failed)"
+    return f"worker killed by {name}"
+
+
+def _stderr_reason(text: str) -> str:
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    for ln in reversed(lines):
+        if "GGML_ASSERT" in ln or "error" in ln.lower() or "failed" in ln.lower():
+            return ln[:300]
+    return lines[-1][:300] if lines else ""
+
+
+def run_worker(path: str | os.PathLike[str], cfg: BenchConfig, timeout: float = DEFAULT_TIMEOUT_S,
+               progress: Progress | None = None, fault: str | None = None, python: str | None = None) -> dict[str, Any]:
+    """Run one configuration in a fresh worker process; return its result dict.
+
+    Raises :class:`WorkerFailed` with a one-line reason on error, crash or timeout, and
+    KeyboardInterrupt (after killing the worker) when interrupted.
+    """
+    spec: dict[str, Any] = {"path": str(path), "config": cfg.to_dict()}
+    if fault:
+        spec["fault"] = fault
+    env = dict(os.environ)
+    env["PYTHONPATH"] = _src_root() + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    with tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen([python or sys.executable, "-m", "sizeup.bench.worker"], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=err, env=env, start_new_session=True)
+        result: dict[str, Any] | None = None
+        error: str | None = None
+        try:
+            try:
+                assert proc.stdin is not None
+                proc.stdin.write(json.dumps(spec).encode())
+                proc.stdin.close()
+            except BrokenPipeError:
+                pass
+            deadline = time.monotonic() + timeout
+            sel = selectors.DefaultSelector()
+            assert proc.stdout is not None
+            sel.register(proc.stdout, selectors.EVENT_READ)
+            buf = b""
+            timed_out = False
+            while True:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    timed_out = True
+                    break
+                if not sel.select(timeout=min(left, 1.0)):
+                    continue
+                chunk = os.read(proc.stdout.fileno(), 65536)
+                if not chunk:
+                    break
+                buf += chunk
+                if len(buf) > MAX_LINE_BYTES:
+                    error = "worker wrote an oversized line"
+                    break
+                while b"\n" in buf:
+                    line, buf = buf.split(b"\n", 1)
+                    try:
+                        ev = json.loads(line)
+                    except ValueError:
+                        continue  # stray native output on stdout
+                    if not isinstance(ev, dict):
+                        continue
+                    if ev.get("event") == "progress" and progress:
+                        progress(str(ev.get("phase")), int(ev.get("done", 0)), int(ev.get("total", 0)))
+                    elif ev.get("event") == "result":
+                        result = ev
+                    elif ev.get("event") == "error":
+                        error = str(ev.get("error") or "unknown error")[:500]
+            sel.close()
+            if timed_out:
+                _kill(proc)
+                raise WorkerFailed(f"timed out after {timeout:.0f} s")
+            if error and result is None:
+                _kill(proc)
+            try:
+                rc = proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                _kill(proc)
+                rc = proc.returncode
+        except KeyboardInterrupt:
+            _kill(proc)
+            raise
+        except BaseException:
+            _kill(proc)
+            raise
+        if result is not None:
+            return result
+        if error:
+            raise WorkerFailed(error)
+        if rc is not None and rc < 0:
+            raise WorkerFailed(_signal_reason(rc))
+        err.seek(0, os.SEEK_END)
+        err.seek(max(0, err.tell() - MAX_STDERR_TAIL))
+        tail = err.read().decode("utf-8", "replace")
+        raise WorkerFailed(f"worker exited with code {rc}" + (f": {_stderr_reason(tail)}" if _stderr_reason(tail) else ""))
+
+
+def _kill(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            proc.kill()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        pass
+
+
+def summaries_from_result(cfg: BenchConfig, res: dict[str, Any]) -> tuple[dict[str, dict[str, Any]], dict[str, tuple[list[float], str]]]:
+    """Per-metric summaries and raw samples from a worker result (pure)."""
+    s = res.get("samples") or {}
+    samples: dict[str, tuple[list[float], str]] = {}
+    if s.get("pp_s"):
+        samples["pp"] = (rates(cfg.n_prompt, s["pp_s"]), "tok/s")
+    if s.get("ttft_s"):
+        samples["ttft"] = ([float(x) for x in s["ttft_s"]], "s")
+    if s.get("tg_s"):
+        samples["tg"] = (rates(cfg.n_gen, s["tg_s"]), "tok/s")
+    samples["load"] = ([float(res["load_s"]) + float(res.get("ctx_init_s") or 0.0)], "s")
+    samples["rss_peak"] = ([float(res["rss_peak"])], "B")
+    samples["rss_model"] = ([float(res["rss_peak"]) - float(res.get("rss_base") or 0)], "B")
+    if res.get("vram_peak"):
+        samples["vram_peak"] = ([float(res["vram_peak"])], "B")
+    summ = {}
+    for m, (vals, unit) in samples.items():
+        summ[m] = summarize(vals).to_dict() | {"unit": unit}
+    return summ, samples
+
+
+def llama_cpp_version() -> str | None:
+    """llama-cpp-python's version from its metadata (cheap: no native library load)."""
+    from importlib import metadata
+
+    for dist in ("llama_cpp_python", "llama-cpp-python"):
+        try:
+            return metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            continue
+    return None
+
+
+def run_bench(model_path: str | os.PathLike[str], configs: list[BenchConfig], *, db: Any, hw: Any, model: Any,
+              force: bool = False, timeout: float = DEFAULT_TIMEOUT_S,
+              on_row_start: Callable[[int, BenchConfig], None] | None = None,
+              progress: Progress | None = None, on_row_done: Callable[[RowResult], None] | None = None,
+              faults: dict[int, str] | None = None) -> list[RowResult]:
+    """Run every configuration; return one RowResult per configuration (in order).
+
+    ``db``: a :class:`~sizeup.history.HistoryDB`; ``hw``: the probed Hardware; ``model``: the
+    file's ModelDescription. ``faults`` (tests only, see worker._fault) maps row index -> fault.
+    On KeyboardInterrupt the row in progress is recorded ``interrupted`` and the interrupt is
+    re-raised with ``.rows`` (the finished rows) attached.
+    """
+    from ..history import hardware_fingerprint, model_identity
+    from . import calibrate
+
+    ident = model_identity(model_path, model.name, model.quant.label if model.quant else None)
+    fp, _ = hardware_fingerprint(hw)
+    cal_cache: dict[tuple[int, int], Any] = {}
+    rows: list[RowResult] = []
+    from ..hardware.bandwidth import hostname_hash
+
+    host = hostname_hash()
+    try:
+        for i, cfg in enumerate(configs):
+            if on_row_start:
+                on_row_start(i, cfg)
+            pred: dict[str, Any] = {}
+            try:
+                pred["memory"] = calibrate.predict_memory(model, cfg, hw)
+            except SizeupError as e:
+                pred["memory"] = {"error": str(e)}
+            key = (cfg.n_threads, cfg.n_gpu_layers)
+            if key not in cal_cache:
+                cal_cache[key] = calibrate.fit_points(db.calibration_points(fp), cfg.n_threads, cfg.n_gpu_layers)
+            info = cal_cache[key]
+            try:
+                pred["speed"] = calibrate.predict_speed(model, cfg, hw, info.calibration if info else None)
+                if info and pred["speed"]:
+                    pred["speed"]["calibrated_from_runs"] = info.n_runs
+            except SizeupError as e:
+                pred["speed"] = {"error": str(e)}
+            row = RowResult(i, cfg, "running", prediction=pred)
+            refusal = calibrate.memory_refusal(pred["memory"])
+            if refusal and not force:
+                row.status, row.error = "refused", refusal
+                rows.append(row)
+                if on_row_done:
+                    on_row_done(row)
+                continue
+            row.run_id = db.start_run("llama.cpp", ident, cfg.to_dict(), pred, hw,
+                                      versions={"llama_cpp": llama_cpp_version()},
+                                      extra={"pid": os.getpid(), "host": host, "sweep_index": i, "n_configs": len(configs)})
+            try:
+                res = run_worker(model_path, cfg, timeout, progress, fault=(faults or {}).get(i))
+                try:
+                    summ, samples = summaries_from_result(cfg, res)
+                except (ValueError, KeyError, TypeError) as e:
+                    raise WorkerFailed(f"worker returned unusable results ({type(e).__name__}: {e})") from None
+            except WorkerFailed as e:
+                row.status, row.error = "failed", str(e)
+                db.finish_run(row.run_id, None, "failed", row.error)
+            except KeyboardInterrupt:
+                row.status, row.error = "interrupted", "interrupted by the user"
+                db.finish_run(row.run_id, None, "interrupted", row.error)
+                rows.append(row)
+                raise
+            else:
+                row.status = "ok"
+                row.summaries = summ
+                row.info = {k: res.get(k) for k in ("load_state", "n_ctx", "model_bytes", "n_params", "system_info")}
+                db.finish_run(row.run_id, summ, "ok", samples=samples,
+                              extra={"load_state": res.get("load_state"), "n_ctx": res.get("n_ctx")},
+                              versions={"llama_cpp": llama_cpp_version(), "llama_system_info": res.get("system_info")})
+                measured = {m: s["mean"] for m, s in summ.items()}
+                if calibrate.record_points(db, fp, row.run_id, cfg, pred.get("speed"), measured):
+                    cal_cache.pop(key, None)
+            rows.append(row)
+            if on_row_done:
+                on_row_done(row)
+    except KeyboardInterrupt as e:
+        e.rows = rows  # type: ignore[attr-defined]
+        raise
+    return rows
