@@ -100,6 +100,7 @@ def run(args) -> int:
             "ctx": ctx,
             "task": args.task,
             "calibrated": calibration is not None,
+            "calibration": calibration.describe() if calibration is not None else None,
             "recommendations": [c.to_dict() | {"variants": [v.to_dict()["id"] for v in vs]} for c, vs in groups],
             "n_fitting": len(fitting),
             "n_considered": len(choices),
@@ -148,7 +149,7 @@ def _render(hw, ctx, args, choices, groups, fitting, calibration) -> None:
     c.print(f"[bold]{hw.cpu.model}[/] ({hw.cpu.physical_cores} cores, memory bandwidth {bw}), "
             f"RAM {fmt_bytes(hw.memory.available)} free of {fmt_bytes(hw.memory.total)}, {gpus}"
             + (" [yellow](what-if)[/]" if hw.what_if else ""))
-    speed_note = "calibrated from your benchmark runs" if calibration is not None else "estimated (run `sizeup bench` to calibrate)"
+    speed_note = calibration.describe() if calibration is not None else "estimated (run `sizeup bench` to calibrate)"
     c.print(f"Models for [bold]{fmt_ctx(ctx)}[/] tokens of context" + (f", task {args.task}" if args.task else "")
             + f"; speed {speed_note}.")
     wide = c.width >= 150
