@@ -39,9 +39,11 @@ from typing import Any
 MAX_LOG_CHARS = 256 * 1024
 MAX_SPEC_BYTES = 1 << 20
 
-_KV_TYPE_IDS = {"f32": 0, "f16": 1, "q4_0": 2, "q4_1": 3, "q5_0": 6, "q5_1": 7, "q8_0": 8, "iq4_nl": 20, "bf16": 30}
-_FA_IDS = {"auto": -1, False: 0, True: 1}  # enum llama_flash_attn_type
-_LOAD_MODE_NONE, _LOAD_MODE_MMAP = 0, 1  # enum llama_load_mode
+from ..llamacpp.native import FLASH_ATTN_IDS as _FA_IDS
+from ..llamacpp.native import KV_TYPE_IDS as _KV_TYPE_IDS
+from ..llamacpp.native import LOAD_MODE_MMAP as _LOAD_MODE_MMAP
+from ..llamacpp.native import LOAD_MODE_NONE as _LOAD_MODE_NONE
+from ..llamacpp.native import LOG_WARN, LogCapture
 
 
 class WorkerError(Exception):
@@ -156,7 +158,7 @@ def prepare_file(path: str, cold: bool) -> str:
 class Bench:
     """One loaded model + context and the two llama-bench tests on it."""
 
-    def __init__(self, L: Any, path: str, cfg: dict[str, Any], log: list[str]) -> None:
+    def __init__(self, L: Any, path: str, cfg: dict[str, Any], log: LogCapture) -> None:
         self.L = L
         self.cfg = cfg
         self.log = log
@@ -167,7 +169,7 @@ class Bench:
         self.model = L.llama_model_load_from_file(path.encode(), mp)
         self.t_load_model = time.perf_counter() - t0
         if not self.model:
-            raise WorkerError(_last_error(log) or "llama.cpp could not load the model")
+            raise WorkerError(log.last_error() or "llama.cpp could not load the model")
         cp = L.llama_context_default_params()
         cp.n_ctx = int(cfg["n_ctx"])
         cp.n_batch = int(cfg["n_batch"])
@@ -181,7 +183,7 @@ class Bench:
         self.ctx = L.llama_init_from_model(self.model, cp)
         self.t_init_ctx = time.perf_counter() - t0
         if not self.ctx:
-            raise WorkerError(_last_error(log) or "llama.cpp could not create the context")
+            raise WorkerError(log.last_error() or "llama.cpp could not create the context")
         L.llama_set_n_threads(self.ctx, int(cfg["n_threads"]), int(cfg["n_threads"]))
         vocab = L.llama_model_get_vocab(self.model)
         self.n_vocab = int(L.llama_vocab_n_tokens(vocab))
@@ -232,14 +234,6 @@ class Bench:
             self.model = None
 
 
-def _last_error(parts: list[str]) -> str:
-    for line in reversed("".join(parts).splitlines()):
-        low = line.lower()
-        if "error" in low or "failed" in low or "invalid" in low:
-            return line.strip()[:300]
-    return ""
-
-
 def run(spec: dict[str, Any]) -> dict[str, Any]:
     path = str(spec["path"])
     cfg = dict(spec["config"])
@@ -250,17 +244,7 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
 
     import llama_cpp as L
 
-    log: list[str] = []
-    size = [0]
-
-    @L.llama_log_callback
-    def _log(level, text, user_data):  # noqa: ARG001 - ctypes signature
-        if level >= 3 and text and size[0] < MAX_LOG_CHARS:  # WARN, ERROR, CONT
-            s = text.decode("utf-8", "replace")
-            size[0] += len(s)
-            log.append(s)
-
-    L.llama_log_set(_log, ctypes.c_void_p(0))
+    log = LogCapture(L, LOG_WARN, MAX_LOG_CHARS)
     L.llama_backend_init()
     n_p, n_g, n_d, reps = int(cfg["n_prompt"]), int(cfg["n_gen"]), int(cfg["n_depth"]), int(cfg["reps"])
     emit({"event": "progress", "phase": "load", "done": 0, "total": reps})

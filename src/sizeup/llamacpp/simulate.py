@@ -37,10 +37,12 @@ DEFAULT_TIMEOUT_S = 300.0
 MAX_LOG_BYTES = 4 * MIB  # bound what we keep of llama.cpp's log
 
 # ggml_type ids of the KV cache types (ggml/include/ggml.h enum ggml_type)
-_KV_TYPE_IDS = {"f32": 0, "f16": 1, "q4_0": 2, "q4_1": 3, "q5_0": 6, "q5_1": 7, "q8_0": 8, "iq4_nl": 20, "bf16": 30}
 _SPLIT_MODE_IDS = {"none": 0, "layer": 1, "row": 2}
-_LOAD_MODE_NONE, _LOAD_MODE_MMAP = 0, 1  # include/llama.h enum llama_load_mode
-_FA_IDS = {"auto": -1, False: 0, True: 1}
+from .native import FLASH_ATTN_IDS as _FA_IDS  # noqa: E402
+from .native import KV_TYPE_IDS as _KV_TYPE_IDS  # noqa: E402
+from .native import LOAD_MODE_MMAP as _LOAD_MODE_MMAP  # noqa: E402
+from .native import LOAD_MODE_NONE as _LOAD_MODE_NONE  # noqa: E402
+from .native import LOG_INFO, LogCapture  # noqa: E402
 
 _RE_MODEL_BUF = re.compile(r"(\S+) model buffer size =\s*([0-9.]+) MiB")
 _RE_KV_BUF = re.compile(r"(\S+) KV buffer size =\s*([0-9.]+) MiB")
@@ -194,23 +196,7 @@ def _worker(spec: dict[str, Any]) -> dict[str, Any]:
 
     import llama_cpp as L
 
-    log_parts: list[str] = []
-    size = [0]
-    last_level = [2]
-
-    @L.llama_log_callback
-    def _log(level, text, user_data):  # noqa: ARG001 - ctypes signature
-        # ggml_log_level: 1 DEBUG, 2 INFO, 3 WARN, 4 ERROR, 5 CONT (continues the previous level)
-        if level != 5:
-            last_level[0] = level
-        if last_level[0] == 1:
-            return
-        if size[0] < MAX_LOG_BYTES and text:
-            s = text.decode("utf-8", "replace")
-            size[0] += len(s)
-            log_parts.append(s)
-
-    L.llama_log_set(_log, ctypes.c_void_p(0))
+    log = LogCapture(L, LOG_INFO, MAX_LOG_BYTES)  # INFO: the buffer-size lines are INFO
     L.llama_backend_init()
     cfg = spec["cfg"]
     no_alloc = spec["mode"] == "no_alloc"
@@ -229,7 +215,7 @@ def _worker(spec: dict[str, Any]) -> dict[str, Any]:
         mp.tensor_split = ts
     model = L.llama_model_load_from_file(spec["path"].encode(), mp)
     if not model:
-        return {"error": _last_error(log_parts) or "llama_model_load_from_file returned NULL"}
+        return {"error": log.last_error() or "llama_model_load_from_file returned NULL"}
 
     cp = L.llama_context_default_params()
     cp.n_ctx = int(cfg["n_ctx"])
@@ -250,7 +236,7 @@ def _worker(spec: dict[str, Any]) -> dict[str, Any]:
         cp.n_threads = cp.n_threads_batch = int(cfg["n_threads"])
     ctx = L.llama_init_from_model(model, cp)
     if not ctx:
-        return {"error": _last_error(log_parts) or "llama_init_from_model returned NULL"}
+        return {"error": log.last_error() or "llama_init_from_model returned NULL"}
 
     out: dict[str, Any] = {"model_bytes": int(L.llama_model_size(model)), "n_params": int(L.llama_model_n_params(model)),
                            "n_ctx": int(L.llama_n_ctx(ctx)), "mode": spec["mode"]}
@@ -265,11 +251,11 @@ def _worker(spec: dict[str, Any]) -> dict[str, Any]:
         out["rss_peak"] = _rss_peak()
         out["rss_now"] = _rss_now()
     out["rss_base"] = rss_base
-    log = "".join(log_parts)
-    out.update(parse_log(log))
+    log_text = log.text
+    out.update(parse_log(log_text))
     L.llama_free(ctx)
     L.llama_model_free(model)
-    out["log_tail"] = log[-4000:]
+    out["log_tail"] = log_text[-4000:]
     return out
 
 
@@ -280,13 +266,6 @@ def _stderr_reason(text: str) -> str:
         if "GGML_ASSERT" in ln or "error:" in ln.lower() or "failed" in ln.lower():
             return ln[:300]
     return lines[-1][:300] if lines else ""
-
-
-def _last_error(parts: list[str]) -> str:
-    for line in reversed("".join(parts).splitlines()):
-        if "error" in line.lower() or "failed" in line.lower():
-            return line.strip()[:300]
-    return ""
 
 
 def main(argv: list[str]) -> int:
