@@ -26,7 +26,6 @@ first token is the prompt plus the first generated token, measured in the pp rep
 
 from __future__ import annotations
 
-import ctypes
 import json
 import os
 import random

@@ -56,9 +56,13 @@ class LogCapture:
         return "".join(self.parts)
 
     def last_error(self) -> str:
-        """The last line that reads like a failure (assertions, errors), at most 300 characters."""
-        for line in reversed(self.text.splitlines()):
+        """The last line that reads like a failure (assertions, errors), at most 300 characters.
+
+        When only errors are captured, any last line is the explanation, keyword or not.
+        """
+        lines = [ln.strip() for ln in self.text.splitlines() if ln.strip()]
+        for line in reversed(lines):
             low = line.lower()
             if "ggml_assert" in low or "error" in low or "failed" in low or "invalid" in low:
-                return line.strip()[:300]
-        return ""
+                return line[:300]
+        return lines[-1][:300] if lines and self._min >= LOG_ERROR else ""

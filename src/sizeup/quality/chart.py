@@ -32,7 +32,7 @@ def write_chart(rows: list[dict[str, Any]], out_stem: Path, title: str) -> list[
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError as e:
-        raise SizeupError("the quality chart needs matplotlib: pip install 'sizeup[chart]'") from e
+        raise SizeupError("the quality chart needs matplotlib: pip install 'sizeup[plot]'") from e
     pts = [r for r in rows if r.get("kld_mean") is not None]
     if not pts:
         return []

@@ -21,7 +21,6 @@ buffer into numpy (no per-token Python work).
 
 from __future__ import annotations
 
-import ctypes
 import hashlib
 import os
 from collections.abc import Callable, Iterator
@@ -36,33 +35,21 @@ MAX_BATCH_TOKENS = 2048  # llama-perplexity's default n_batch
 LOGITS_BUDGET_BYTES = 256 * 1024 * 1024  # float32 logits held per batch of chunks
 MAX_LOG_CHARS = 1 << 20
 
-_log_state: dict[str, object] = {"errors": [], "cb": None}
+_log: list = []  # the process-wide LogCapture (llama.cpp's logger is global), installed once
 
 
 def _install_quiet_log(L) -> None:
-    """Route llama.cpp's log into a bounded list of warnings/errors (stderr stays ours).
-
-    llama.cpp's logger is process-global, so the callback is installed once and kept alive here.
-    """
-    if _log_state["cb"] is not None:
+    """Route llama.cpp's log into a bounded capture of its errors (stderr stays ours)."""
+    if _log:
         return
-    errors: list[str] = _log_state["errors"]  # type: ignore[assignment]
+    from ..llamacpp.native import LOG_ERROR, LogCapture
 
-    @L.llama_log_callback
-    def _cb(level, text, user_data):  # noqa: ARG001 - ctypes signature
-        # ggml_log_level: 1 DEBUG, 2 INFO, 3 WARN, 4 ERROR, 5 CONT
-        if level == 4 and text and sum(len(e) for e in errors) < MAX_LOG_CHARS:
-            errors.append(text.decode("utf-8", "replace"))
-
-    _log_state["cb"] = _cb
-    L.llama_log_set(_cb, ctypes.c_void_p(0))
+    _log.append(LogCapture(L, LOG_ERROR, MAX_LOG_CHARS))
     L.llama_backend_init()
 
 
 def _last_error() -> str:
-    errs: list[str] = _log_state["errors"]  # type: ignore[assignment]
-    text = "".join(errs[-20:]).strip().splitlines()
-    return text[-1].strip()[:300] if text else ""
+    return _log[0].last_error() if _log else ""
 
 
 def _import_llama():
