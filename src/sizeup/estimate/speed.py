@@ -47,6 +47,17 @@ DECODE_BW_EFFICIENCY_CPU = 0.60
 PREFILL_FLOPS_EFFICIENCY_GPU = 0.45
 # CPUs: llama.cpp's SIMD matmuls reach roughly half of peak FMA throughput.
 PREFILL_FLOPS_EFFICIENCY_CPU = 0.50
+# Decode multiplies matrices by one vector: every weight is dequantized and used once, so CPU
+# kernels reach far less of peak FMA throughput than in prefill. Measured on this project's CI
+# machine (AMD EPYC, AVX2): SmolLM2-135M Q4_1 tg128 at 1 thread = 34.5 tok/s x 0.27 GFLOP/token
+# = 9.3 GFLOP/s, against 96 GFLOP/s peak for one AVX2 core at the assumed 3 GHz (2 FMA units x
+# 8 fp32 lanes x 2 FLOPs) -> ~0.10; gemma-3-270m Q4_K_M gives the same 9 GFLOP/s
+# (benchmarks/speed_validation.py). This is what makes small models compute-bound on CPUs.
+# GPUs stay memory-bound in decode, so they keep the prefill figure.
+DECODE_FLOPS_EFFICIENCY_CPU = 0.10
+# Batch size from which CPU matmuls run at the prefill efficiency (llama.cpp's CPU matmul tiles
+# reuse each dequantized weight block across the rows of a batch).
+CPU_FULL_BATCH = 32
 # Fixed time per generated token beyond moving bytes: graph launch (CUDA graphs keep it
 # small), the logits copy and sampling. Order-of-magnitude values; calibrate() fits them.
 TOKEN_OVERHEAD_S_GPU = 3e-4
@@ -73,6 +84,18 @@ class DeviceSpec:
             raise SizeupError(f"device {self.name or self.kind}: bandwidth must be a positive number")
         if not (self.flops > 0 and math.isfinite(self.flops)):
             raise SizeupError(f"device {self.name or self.kind}: FLOP/s must be a positive number")
+
+
+def cpu_matmul_efficiency(prompt_tokens: int, ubatch: int = DEFAULT_UBATCH) -> float:
+    """Share of peak FLOP/s llama.cpp's CPU matmuls reach for a batch of this many tokens.
+
+    One token is a matrix-vector product (decode's efficiency); from ``CPU_FULL_BATCH`` tokens on,
+    weights are reused across the batch and the kernels reach the prefill efficiency. In between,
+    linear - a simple, documented ramp, not a measurement of each batch size.
+    """
+    batch = max(1, min(prompt_tokens, ubatch))
+    ramp = min(1.0, (batch - 1) / (CPU_FULL_BATCH - 1))
+    return DECODE_FLOPS_EFFICIENCY_CPU + (PREFILL_FLOPS_EFFICIENCY_CPU - DECODE_FLOPS_EFFICIENCY_CPU) * ramp
 
 
 def cpu_peak_flops(cores: int, freq_ghz: float, simd_bits: int = 256, fma_units: int = 2) -> float:
@@ -285,7 +308,7 @@ def estimate_speed(tensors: Sequence[TensorInfo], arch: Architecture, *, cpu: De
         mem_time += b / (spec.bandwidth * eff_bw[dev])
         # Matmul work on this device, in proportion to the weight bytes it holds.
         share = wb[dev] / w_total if w_total else 0.0
-        eff_fl = PREFILL_FLOPS_EFFICIENCY_GPU if dev == "gpu" else PREFILL_FLOPS_EFFICIENCY_CPU
+        eff_fl = PREFILL_FLOPS_EFFICIENCY_GPU if dev == "gpu" else DECODE_FLOPS_EFFICIENCY_CPU
         comp_time += 2 * params["total"] * share / (spec.flops * eff_fl)
     if calibration is not None:
         overhead = calibration.overhead_s
@@ -311,7 +334,7 @@ def estimate_speed(tensors: Sequence[TensorInfo], arch: Architecture, *, cpu: De
         wshare = wb[dev] / w_total if w_total else 0.0
         lshare = gpu_share_layers if dev == "gpu" else 1.0 - gpu_share_layers
         flops = 2 * params["total"] * wshare + attn * lshare
-        eff_fl = PREFILL_FLOPS_EFFICIENCY_GPU if dev == "gpu" else PREFILL_FLOPS_EFFICIENCY_CPU
+        eff_fl = PREFILL_FLOPS_EFFICIENCY_GPU if dev == "gpu" else cpu_matmul_efficiency(prompt_tokens, ubatch)
         t_compute += flops / (spec.flops * eff_fl)
     # All weights (every expert, at a full micro-batch) are read once per micro-batch.
     all_experts = dataclasses.replace(arch, n_expert_used=arch.n_expert) if arch.n_expert else arch
