@@ -377,15 +377,9 @@ def _worker(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def main(argv: list[str]) -> int:
-    try:
-        res = _worker(json.loads(argv[1]))
-    except SizeupError as e:
-        res = {"error": str(e)}
-    except Exception as e:  # reported by the parent as this type's one-line failure
-        res = {"error": f"{type(e).__name__}: {e}"}
-    sys.stdout.write(json.dumps(res) + "\n")
-    sys.stdout.flush()
-    return 0
+    from .llamacpp.native import child_main
+
+    return child_main(_worker, argv)
 
 
 if __name__ == "__main__":

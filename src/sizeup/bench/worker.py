@@ -38,11 +38,9 @@ from typing import Any
 MAX_LOG_CHARS = 256 * 1024
 MAX_SPEC_BYTES = 1 << 20
 
-from ..llamacpp.native import FLASH_ATTN_IDS as _FA_IDS
-from ..llamacpp.native import KV_TYPE_IDS as _KV_TYPE_IDS
 from ..llamacpp.native import LOAD_MODE_MMAP as _LOAD_MODE_MMAP
 from ..llamacpp.native import LOAD_MODE_NONE as _LOAD_MODE_NONE
-from ..llamacpp.native import LOG_WARN, LogCapture
+from ..llamacpp.native import LOG_WARN, LogCapture, context_params
 
 
 class WorkerError(Exception):
@@ -169,13 +167,7 @@ class Bench:
         self.t_load_model = time.perf_counter() - t0
         if not self.model:
             raise WorkerError(log.last_error() or "llama.cpp could not load the model")
-        cp = L.llama_context_default_params()
-        cp.n_ctx = int(cfg["n_ctx"])
-        cp.n_batch = int(cfg["n_batch"])
-        cp.n_ubatch = int(cfg["n_ubatch"])
-        cp.type_k = _KV_TYPE_IDS[cfg["type_k"]]
-        cp.type_v = _KV_TYPE_IDS[cfg["type_v"]]
-        cp.flash_attn_type = _FA_IDS[cfg["flash_attn"]]
+        cp = context_params(L, cfg)
         cp.n_threads = cp.n_threads_batch = int(cfg["n_threads"])
         cp.no_perf = True
         t0 = time.perf_counter()

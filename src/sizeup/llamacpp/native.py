@@ -10,7 +10,9 @@ searched for the line that explains a failure.
 from __future__ import annotations
 
 import ctypes
-from typing import Any
+import json
+import sys
+from typing import Any, Callable
 
 # enum ggml_type values accepted for the KV cache (-ctk / -ctv)
 KV_TYPE_IDS: dict[str, int] = {"f32": 0, "f16": 1, "q4_0": 2, "q4_1": 3, "q5_0": 6, "q5_1": 7, "q8_0": 8,
@@ -66,3 +68,37 @@ class LogCapture:
             if "ggml_assert" in low or "error" in low or "failed" in low or "invalid" in low:
                 return line[:300]
         return lines[-1][:300] if lines and self._min >= LOG_ERROR else ""
+
+
+def context_params(L, cfg: dict[str, Any]):
+    """``llama_context_params`` with the sizes and cache types every sizeup child sets from a
+    config dict (n_ctx, n_batch, n_ubatch, type_k, type_v, flash_attn); callers add the rest."""
+    cp = L.llama_context_default_params()
+    cp.n_ctx = int(cfg["n_ctx"])
+    cp.n_batch = int(cfg["n_batch"])
+    cp.n_ubatch = int(cfg["n_ubatch"])
+    cp.type_k = KV_TYPE_IDS[cfg["type_k"]]
+    cp.type_v = KV_TYPE_IDS[cfg["type_v"]]
+    cp.flash_attn_type = FLASH_ATTN_IDS[cfg["flash_attn"]]
+    return cp
+
+
+def child_main(worker: Callable[[dict[str, Any]], dict[str, Any]], argv: list[str]) -> int:
+    """Entry point of a child process: JSON spec in ``argv[1]``, one JSON result line on stdout.
+
+    Failures become ``{"error": "one line"}`` for the parent to report; nothing is raised, so
+    the only way a child fails without a result is a native crash, which the parent detects.
+    """
+    from ..errors import SizeupError
+
+    try:
+        res = worker(json.loads(argv[1]))
+    except ImportError as e:
+        res = {"error": f"llama-cpp-python is not usable here ({e}); install it with pip install llama-cpp-python"}
+    except SizeupError as e:
+        res = {"error": str(e)}
+    except Exception as e:  # reported by the parent as one line naming the exception type
+        res = {"error": f"{type(e).__name__}: {e}"}
+    sys.stdout.write(json.dumps(res) + "\n")
+    sys.stdout.flush()
+    return 0

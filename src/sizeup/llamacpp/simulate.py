@@ -38,11 +38,9 @@ MAX_LOG_BYTES = 4 * MIB  # bound what we keep of llama.cpp's log
 
 # ggml_type ids of the KV cache types (ggml/include/ggml.h enum ggml_type)
 _SPLIT_MODE_IDS = {"none": 0, "layer": 1, "row": 2}
-from .native import FLASH_ATTN_IDS as _FA_IDS  # noqa: E402
-from .native import KV_TYPE_IDS as _KV_TYPE_IDS  # noqa: E402
 from .native import LOAD_MODE_MMAP as _LOAD_MODE_MMAP  # noqa: E402
 from .native import LOAD_MODE_NONE as _LOAD_MODE_NONE  # noqa: E402
-from .native import LOG_INFO, LogCapture  # noqa: E402
+from .native import LOG_INFO, LogCapture, child_main, context_params  # noqa: E402
 
 _RE_MODEL_BUF = re.compile(r"(\S+) model buffer size =\s*([0-9.]+) MiB")
 _RE_KV_BUF = re.compile(r"(\S+) KV buffer size =\s*([0-9.]+) MiB")
@@ -217,14 +215,8 @@ def _worker(spec: dict[str, Any]) -> dict[str, Any]:
     if not model:
         return {"error": log.last_error() or "llama_model_load_from_file returned NULL"}
 
-    cp = L.llama_context_default_params()
-    cp.n_ctx = int(cfg["n_ctx"])
-    cp.n_batch = int(cfg["n_batch"])
-    cp.n_ubatch = int(cfg["n_ubatch"])
+    cp = context_params(L, cfg)
     cp.n_seq_max = int(cfg["n_parallel"])
-    cp.type_k = _KV_TYPE_IDS[cfg["type_k"]]
-    cp.type_v = _KV_TYPE_IDS[cfg["type_v"]]
-    cp.flash_attn_type = _FA_IDS[cfg["flash_attn"]]
     cp.offload_kqv = bool(cfg["offload_kqv"])
     cp.swa_full = bool(cfg["swa_full"])
     cp.kv_unified = bool(cfg["kv_unified"])
@@ -269,16 +261,7 @@ def _stderr_reason(text: str) -> str:
 
 
 def main(argv: list[str]) -> int:
-    try:
-        spec = json.loads(argv[1])
-        res = _worker(spec)
-    except ImportError as e:
-        res = {"error": f"llama-cpp-python is not usable here ({e}); install it with pip install llama-cpp-python"}
-    except Exception as e:  # the parent turns this into one SizeupError line
-        res = {"error": f"{type(e).__name__}: {e}"}
-    sys.stdout.write(json.dumps(res) + "\n")
-    sys.stdout.flush()
-    return 0
+    return child_main(_worker, argv)
 
 
 if __name__ == "__main__":
