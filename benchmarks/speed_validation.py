@@ -77,7 +77,7 @@ def main() -> int:
     worst = 0.0
     for k in models:
         other = next(o for o in models if o != k)
-        cal = calibrate([(raw[other]["raw_bw_tps"], measured[other])])
+        cal = calibrate([(raw[other]["model_tps"], measured[other])])
         pred = predict_speed(descs[k], cfg, hw, cal)
         e_un = 100 * (raw[k]["tg_tps"] - measured[k]) / measured[k]
         e_cal = 100 * (pred["tg_tps"] - measured[k]) / measured[k]

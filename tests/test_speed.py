@@ -9,6 +9,7 @@ import pytest
 
 from sizeup.errors import SizeupError
 from sizeup.estimate.speed import (
+    Calibration,
     DECODE_BW_EFFICIENCY_CPU,
     DECODE_BW_EFFICIENCY_GPU,
     TOKEN_OVERHEAD_S_GPU,
@@ -140,13 +141,16 @@ def test_calibration_recovers_known_efficiency():
 
 
 def test_calibration_applies(q4km_7b):
-    c = calibrate([(100.0, 50.0)])  # this machine reaches half the spec bandwidth
-    est = estimate_speed(q4km_7b, LLAMA2_7B, cpu=DDR5, gpu=RTX4090, n_gpu_layers=99, calibration=c)
-    assert est.calibrated
+    c = calibrate([(100.0, 50.0)])  # this machine runs at half of what the model predicts
+    kw = dict(cpu=DDR5, gpu=RTX4090, n_gpu_layers=99)
+    raw = estimate_speed(q4km_7b, LLAMA2_7B, **kw)
+    est = estimate_speed(q4km_7b, LLAMA2_7B, calibration=c, **kw)
+    assert est.calibrated and not raw.calibrated
+    assert est.decode_tps == pytest.approx(0.5 * raw.decode_tps, rel=1e-9)
     b = est.bytes_per_token
-    assert est.decode_tps == pytest.approx(1 / (b["gpu"] / (0.5 * 1008e9) + b["cpu"] / (0.5 * DDR5.bandwidth)),
-                                           rel=1e-9)
     assert b["cpu"] == sum(t.n_bytes for t in q4km_7b if t.name == "token_embd.weight") / LLAMA2_7B.n_vocab
+    with_overhead = estimate_speed(q4km_7b, LLAMA2_7B, calibration=Calibration(0.5, 1e-3, 2, 0.0), **kw)
+    assert with_overhead.decode_tps == pytest.approx(1 / (1 / (0.5 * raw.decode_tps) + 1e-3), rel=1e-9)
 
 
 def test_bad_inputs():

@@ -2,9 +2,9 @@
 
 Before each configuration runs, sizeup predicts its memory (``sizeup.estimate.memory``) and its
 speed (``sizeup.estimate.speed``) so the report can show predicted vs measured with the error.
-Afterwards every measured tg rate becomes a calibration point for this machine: the
-bandwidth-bound rate at efficiency 1 (bytes read per token over the machine's memory bandwidth)
-paired with the measured rate, stored in the history under the hardware fingerprint.
+Afterwards every measured tg rate becomes a calibration point for this machine: the speed
+model's uncalibrated prediction for that configuration paired with the measured rate, stored in
+the history under the hardware fingerprint.
 :func:`load_calibration` fits :func:`sizeup.estimate.speed.calibrate` to those points, so
 ``sizeup estimate`` / ``fit`` can quote speeds "calibrated from N runs" on this machine.
 
@@ -59,8 +59,8 @@ class CalibrationInfo:
     def describe(self) -> str:
         c = self.calibration
         where = f" at {self.n_threads} thread(s)" if self.n_threads else ""
-        return (f"calibrated from {self.n_runs} run(s){where}: {c.efficiency:.0%} of memory bandwidth, "
-                f"{c.overhead_s * 1e3:.2f} ms per-token overhead")
+        return (f"calibrated from {self.n_runs} run(s){where}: measured = {c.efficiency:.2f} x model"
+                + (f" + {c.overhead_s * 1e3:.2f} ms/token" if c.overhead_s else ""))
 
 
 def device_specs(hw: Any, n_threads: int | None = None, n_gpu_layers: int = 0):
@@ -109,13 +109,10 @@ def predict_speed(model: Any, cfg: Any, hw: Any, calibration: Any = None) -> dic
               prompt_tokens=max(cfg.n_prompt, 1), bytes_k=_KV_BYTES[cfg.type_k], bytes_v=_KV_BYTES[cfg.type_v],
               ubatch=cfg.n_ubatch)
     est = estimate_speed(tensors, model.arch, calibration=calibration, **kw)
-    # The raw bandwidth-bound rate (efficiency 1, no overhead) - the calibration's x axis.
-    t = 0.0
-    for dev, b in est.bytes_per_token.items():
-        spec = gpu if dev == "gpu" else cpu
-        t += b / spec.bandwidth
+    # The uncalibrated model's rate: the x axis of calibration points (see speed.calibrate).
+    model_tps = est.decode_tps if calibration is None else estimate_speed(tensors, model.arch, **kw).decode_tps
     return {"tg_tps": est.decode_tps, "pp_tps": est.prefill_tps, "bound": est.bound,
-            "calibrated": est.calibrated, "raw_bw_tps": 1.0 / t if t > 0 else None,
+            "calibrated": est.calibrated, "model_tps": model_tps,
             "bytes_per_token": sum(est.bytes_per_token.values()),
             "cpu_bandwidth_gbs": hw.cpu_bandwidth_gbs, "notes": list(est.notes)}
 
@@ -155,12 +152,12 @@ def memory_refusal(pred: dict[str, Any]) -> str | None:
 def record_points(db: Any, hw_fingerprint: str, run_id: int, cfg: Any, speed_pred: dict[str, Any] | None,
                   measured: dict[str, float]) -> int:
     """Store this run's calibration point(s); returns how many were stored."""
-    if not speed_pred or not speed_pred.get("raw_bw_tps") or not measured.get("tg"):
+    if not speed_pred or not speed_pred.get("model_tps") or not measured.get("tg"):
         return 0
     features = {"n_threads": cfg.n_threads, "n_gpu_layers": cfg.n_gpu_layers, "n_depth": cfg.n_depth,
                 "bytes_per_token": speed_pred.get("bytes_per_token"),
                 "cpu_bandwidth_gbs": speed_pred.get("cpu_bandwidth_gbs")}
-    db.add_calibration_point(hw_fingerprint, run_id, "tg", speed_pred["raw_bw_tps"], measured["tg"], features)
+    db.add_calibration_point(hw_fingerprint, run_id, "tg", speed_pred["model_tps"], measured["tg"], features)
     return 1
 
 

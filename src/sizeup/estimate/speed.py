@@ -49,12 +49,12 @@ PREFILL_FLOPS_EFFICIENCY_GPU = 0.45
 PREFILL_FLOPS_EFFICIENCY_CPU = 0.50
 # Decode multiplies matrices by one vector: every weight is dequantized and used once, so CPU
 # kernels reach far less of peak FMA throughput than in prefill. Measured on this project's CI
-# machine (AMD EPYC, AVX2): SmolLM2-135M Q4_1 tg128 at 1 thread = 34.5 tok/s x 0.27 GFLOP/token
-# = 9.3 GFLOP/s, against 96 GFLOP/s peak for one AVX2 core at the assumed 3 GHz (2 FMA units x
-# 8 fp32 lanes x 2 FLOPs) -> ~0.10; gemma-3-270m Q4_K_M gives the same 9 GFLOP/s
-# (benchmarks/speed_validation.py). This is what makes small models compute-bound on CPUs.
-# GPUs stay memory-bound in decode, so they keep the prefill figure.
-DECODE_FLOPS_EFFICIENCY_CPU = 0.10
+# machine (AMD EPYC, AVX2) with benchmarks/speed_validation.py at 1 thread: SmolLM2-135M Q4_1
+# 46.4 tok/s x 0.269 GFLOP/token = 12.5 GFLOP/s, gemma-3-270m Q4_K_M 22.8 x 0.536 = 12.2 GFLOP/s,
+# against 96 GFLOP/s peak for one AVX2 core at the assumed 3 GHz (2 FMA units x 8 fp32 lanes x
+# 2 FLOPs) -> 0.13. This is what makes small models compute-bound on CPUs. GPUs stay
+# memory-bound in decode, so they keep the prefill figure.
+DECODE_FLOPS_EFFICIENCY_CPU = 0.13
 # Batch size from which CPU matmuls run at the prefill efficiency (llama.cpp's CPU matmul tiles
 # reuse each dequantized weight block across the rows of a batch).
 CPU_FULL_BATCH = 32
@@ -113,7 +113,7 @@ def cpu_peak_flops(cores: int, freq_ghz: float, simd_bits: int = 256, fma_units:
 class Calibration:
     """Efficiency fitted to measured runs: measured = 1 / (1/(eff * predicted) + overhead)."""
 
-    efficiency: float  # multiplies the bandwidth-bound prediction made at efficiency 1
+    efficiency: float  # multiplies estimate_speed's uncalibrated decode rate
     overhead_s: float  # fixed seconds per token
     n_points: int
     rel_rms_error: float  # of the fitted model against the measurements
@@ -271,8 +271,10 @@ def estimate_speed(tensors: Sequence[TensorInfo], arch: Architecture, *, cpu: De
 
     ``n_gpu_layers`` follows llama.cpp's -ngl (negative = all layers and the output head;
     ignored without a GPU); ``depth`` is the
-    context already in the KV cache when generating. With ``calibration``, its fitted
-    efficiency and overhead replace the built-in decode constants.
+    context already in the KV cache when generating. With ``calibration`` (fitted by
+    :func:`calibrate` on pairs of this function's uncalibrated decode rate and measured rates),
+    the decode rate becomes ``1 / (1 / (efficiency x uncalibrated) + overhead)``: a correction of
+    the whole roofline, so it holds whether decode is memory- or compute-bound on the machine.
     """
     if not tensors:
         raise SizeupError("no tensors to estimate speed from")
@@ -292,8 +294,6 @@ def estimate_speed(tensors: Sequence[TensorInfo], arch: Architecture, *, cpu: De
         read["gpu" if gpu is not None and on_gpu(i, arch.n_layer, ngl) else "cpu"] += b
     devices = {"cpu": cpu, "gpu": gpu}
     eff_bw = {"cpu": DECODE_BW_EFFICIENCY_CPU, "gpu": DECODE_BW_EFFICIENCY_GPU}
-    if calibration is not None:
-        eff_bw = {"cpu": calibration.efficiency, "gpu": calibration.efficiency}
 
     # Split = the GPU holds something and the CPU more than the embedding row lookup.
     embd_row = sum(t.n_bytes for t in tensors if t.name == "token_embd.weight") / max(arch.n_vocab, 1)
@@ -310,14 +310,13 @@ def estimate_speed(tensors: Sequence[TensorInfo], arch: Architecture, *, cpu: De
         share = wb[dev] / w_total if w_total else 0.0
         eff_fl = PREFILL_FLOPS_EFFICIENCY_GPU if dev == "gpu" else DECODE_FLOPS_EFFICIENCY_CPU
         comp_time += 2 * params["total"] * share / (spec.flops * eff_fl)
-    if calibration is not None:
-        overhead = calibration.overhead_s
-    else:
-        overhead = TOKEN_OVERHEAD_S_GPU if read["gpu"] > 0 else TOKEN_OVERHEAD_S_CPU
-        if split:
-            overhead += SPLIT_OVERHEAD_S
+    overhead = TOKEN_OVERHEAD_S_GPU if read["gpu"] > 0 else TOKEN_OVERHEAD_S_CPU
+    if split:
+        overhead += SPLIT_OVERHEAD_S
     bound = "memory" if mem_time >= comp_time else "compute"
     decode_tps = 1.0 / (max(mem_time, comp_time) + overhead)
+    if calibration is not None:
+        decode_tps = 1.0 / (1.0 / (calibration.efficiency * decode_tps) + calibration.overhead_s)
     if split:
         notes.append(f"split: {read['cpu'] / (read['cpu'] + read['gpu']):.0%} of bytes per token read from system RAM")
     if arch.n_expert and arch.n_expert_used:
@@ -358,10 +357,10 @@ def bandwidth_bound_tps(bytes_per_token: float, bandwidth: float, efficiency: fl
 
 
 def calibrate(measurements: Sequence[tuple[float, float]]) -> Calibration:
-    """Fit efficiency (and per-token overhead) to (predicted, measured) decode tokens/s pairs.
+    """Fit a correction (factor and per-token overhead) to (predicted, measured) decode tokens/s.
 
-    ``predicted`` is the bandwidth-bound rate at efficiency 1 and no overhead (bytes per token
-    over spec bandwidth); ``measured`` what llama.cpp achieved. Time per token is linear in the
+    ``predicted`` is :func:`estimate_speed`'s uncalibrated decode rate for the run's
+    configuration; ``measured`` what llama.cpp achieved. Time per token is linear in the
     prediction's time: 1/measured = (1/eff) * (1/predicted) + overhead, fitted by least squares
     on the times. With one point, or points too alike to separate the two, the overhead is 0
     and the efficiency is the geometric mean of measured/predicted.
