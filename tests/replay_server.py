@@ -169,6 +169,20 @@ class _Handler(BaseHTTPRequestHandler):
             return True
         return False
 
+    def _fault_mid_stream(self, model: str, i: int, send_error) -> bool:
+        """The faults both protocols inject after token ``i``; True when the stream has ended."""
+        if model == "stream-error" and i == 1:
+            send_error()
+            self._end()
+            return True
+        if model == "truncated" and i == 2:
+            self._cut()
+            return True
+        if model == "stall" and i == 1:
+            time.sleep(self.server_ref.stall_s)
+            return True
+        return False
+
     def _ollama(self, model: str, body: dict[str, Any]) -> None:
         srv = self.server_ref
         if self._errors_before_stream(model, ollama=True):
@@ -188,15 +202,8 @@ class _Handler(BaseHTTPRequestHandler):
             if model == "long-line" and i == 1:
                 line["response"] = "x" * (2 << 20)
             self._chunk(json.dumps(line).encode() + b"\n")
-            if model == "stream-error" and i == 1:
-                self._chunk(b'{"error":"an error was encountered while running the model: CUDA error: out of memory"}\n')
-                self._end()
-                return
-            if model == "truncated" and i == 2:
-                self._cut()
-                return
-            if model == "stall" and i == 1:
-                time.sleep(srv.stall_s)
+            if self._fault_mid_stream(model, i, lambda: self._chunk(
+                    b'{"error":"an error was encountered while running the model: CUDA error: out of memory"}\n')):
                 return
             time.sleep(srv.token_delay)
         if model == "no-done":
@@ -249,15 +256,9 @@ class _Handler(BaseHTTPRequestHandler):
                 send(chunk("x" * (2 << 20)))
                 continue
             send(chunk(tok))
-            if model == "stream-error" and i == 1:
-                send({"error": {"code": 500, "message": "Context size has been exceeded.", "type": "exceed_context_size_error"}})
-                self._end()
-                return
-            if model == "truncated" and i == 2:
-                self._cut()
-                return
-            if model == "stall" and i == 1:
-                time.sleep(srv.stall_s)
+            if self._fault_mid_stream(model, i, lambda: send(
+                    {"error": {"code": 500, "message": "Context size has been exceeded.",
+                               "type": "exceed_context_size_error"}})):
                 return
             time.sleep(srv.token_delay)
         if model == "no-done":

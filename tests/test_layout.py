@@ -10,13 +10,9 @@ from sizeup.errors import SizeupError
 from sizeup.formats.gguf_reader import read_gguf
 from sizeup.layout import count_params, predict_tensors, traits
 from sizeup.model import LAYER_ATTENTION, LAYER_RECURRENT, Architecture, SSMFacts
+from sizeup.testing.architectures import dense
 
 P = Architecture.per_layer
-
-
-def dense(name, L, E, H, KV, hd, ff, V, tie, **kw) -> Architecture:
-    return Architecture(name=name, n_layer=L, n_embd=E, n_head=P(H, L), n_head_kv=P(KV, L), head_dim_k=hd,
-                        head_dim_v=hd, n_ff=P(ff, L), n_vocab=V, n_ctx_train=4096, tie_embeddings=tie, **kw)
 
 
 # Architecture facts as GGUFReader reports them for the two test models.

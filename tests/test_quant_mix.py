@@ -31,15 +31,7 @@ from sizeup.estimate.weights_predict import (
 )
 from sizeup.formats.gguf_reader import read_gguf
 from sizeup.layout import predict_tensors as layout
-from sizeup.model import Architecture
-
-P = Architecture.per_layer
-
-
-def dense(name, L, E, H, KV, hd, ff, V, tie, **kw) -> Architecture:
-    return Architecture(name=name, n_layer=L, n_embd=E, n_head=P(H, L), n_head_kv=P(KV, L), head_dim_k=hd,
-                        head_dim_v=hd, n_ff=P(ff, L), n_vocab=V, n_ctx_train=4096, tie_embeddings=tie, **kw)
-
+from sizeup.testing.architectures import dense
 
 SMOLLM2 = dense("llama", 30, 576, 9, 3, 64, 1536, 49152, True)
 GEMMA3_270M = dense("gemma3", 18, 640, 4, 1, 256, 2048, 262144, True, swa_window=512)

@@ -23,15 +23,7 @@ from sizeup.estimate.speed import (
     weight_bytes_per_token,
 )
 from sizeup.estimate.weights_predict import predict_tensors
-from sizeup.model import Architecture
-
-P = Architecture.per_layer
-
-
-def dense(name, L, E, H, KV, hd, ff, V, tie, **kw) -> Architecture:
-    return Architecture(name=name, n_layer=L, n_embd=E, n_head=P(H, L), n_head_kv=P(KV, L), head_dim_k=hd,
-                        head_dim_v=hd, n_ff=P(ff, L), n_vocab=V, n_ctx_train=4096, tie_embeddings=tie, **kw)
-
+from sizeup.testing.architectures import dense
 
 LLAMA2_7B = dense("llama", 32, 4096, 32, 32, 128, 11008, 32000, False)
 QWEN3_30B_A3B = dense("qwen3moe", 48, 2048, 32, 4, 128, 0, 151936, False, n_expert=128, n_expert_used=8, n_ff_exp=768)

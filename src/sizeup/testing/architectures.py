@@ -1,0 +1,17 @@
+"""Hand-built :class:`~sizeup.model.Architecture` values for tests and benchmarks.
+
+Writing the per-layer tuples out by hand is noisy; :func:`dense` builds the common case (every
+layer the same) from the handful of numbers a config.json or GGUF header gives.
+"""
+
+from __future__ import annotations
+
+from ..model import Architecture
+
+
+def dense(name: str, L: int, E: int, H: int, KV: int, hd: int, ff: int, V: int, tie: bool, **kw) -> Architecture:
+    """``L`` identical layers: width ``E``, ``H`` heads and ``KV`` KV heads of size ``hd``, FFN ``ff``,
+    vocabulary ``V``, tied embeddings when ``tie``; other Architecture fields via ``kw``."""
+    P = Architecture.per_layer
+    return Architecture(name=name, n_layer=L, n_embd=E, n_head=P(H, L), n_head_kv=P(KV, L), head_dim_k=hd,
+                        head_dim_v=hd, n_ff=P(ff, L), n_vocab=V, n_ctx_train=4096, tie_embeddings=tie, **kw)
