@@ -1,4 +1,4 @@
-"""Build llama.cpp's own tools (llama-bench, llama-perplexity) once, for benchmarks to compare with.
+"""Build llama.cpp's own tools (llama-bench, llama-perplexity, llama-fit-params) once, for benchmarks to compare with.
 
 sizeup measures through llama-cpp-python; to check its numbers against llama.cpp's reference
 tools they must come from the *same* llama.cpp source. So the tools are built from the
@@ -6,16 +6,21 @@ llama-cpp-python sdist of exactly the installed version (``pip download --no-bin
 whose ``vendor/llama.cpp`` is what the installed wheel was compiled from, with the same
 CPU-only settings (no curl: nothing is downloaded at run time).
 
-``ensure_tools()`` builds both targets in one cmake build, caches the binaries under
-``~/.cache/sizeup/llama-tools/<version>/bin`` and returns their paths; later calls return at
-once. A lock file (``fcntl.flock``) makes concurrent callers wait for one build instead of
+The CPU flags are sizeup's own (``sizeup.engine.buildflags``: every ISA extension this CPU has,
+never the AMX kernels that crash on AMX Xeons), the same the engine is installed with, unless
+``cmake_args`` says otherwise (``benchmarks/engine_flags.py`` builds a plain ``GGML_NATIVE=OFF``
+variant to compare). ``ensure_tools()`` builds the targets in one cmake build, caches the binaries
+under ``~/.cache/sizeup/llama-tools/<version>/<flags hash>/bin`` and returns their paths; later
+calls return at once. A lock file (``fcntl.flock``) makes concurrent callers wait for one build instead of
 running two. Run this file directly to build and print the paths.
 """
 
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -23,7 +28,7 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-TOOLS = ("llama-bench", "llama-perplexity")
+TOOLS = ("llama-bench", "llama-perplexity", "llama-fit-params")
 BUILD_TIMEOUT_S = 3 * 3600
 MAX_SDIST_MEMBERS = 100_000
 
@@ -84,7 +89,14 @@ def _fetch_source(version: str, work: Path) -> Path:
     return src
 
 
-def _build(version: str, dest: Path, jobs: int) -> None:
+def default_cmake_args() -> str:
+    """The flags ``sizeup engine install`` builds the engine with on this CPU."""
+    from sizeup.engine.install import plan_build
+
+    return plan_build().cmake_args
+
+
+def _build(version: str, dest: Path, jobs: int, cmake_args: str) -> None:
     with tempfile.TemporaryDirectory(prefix="llama-tools-", dir=cache_root()) as tmp:
         work = Path(tmp)
         src = _fetch_source(version, work)
@@ -93,7 +105,8 @@ def _build(version: str, dest: Path, jobs: int) -> None:
         _log(f"configuring llama.cpp from {src}")
         subprocess.run(["cmake", "-S", str(src), "-B", str(build), *gen, "-DCMAKE_BUILD_TYPE=Release",
                         "-DLLAMA_BUILD_TOOLS=ON", "-DLLAMA_BUILD_EXAMPLES=OFF", "-DLLAMA_BUILD_TESTS=OFF",
-                        "-DLLAMA_BUILD_SERVER=OFF", "-DLLAMA_CURL=OFF", "-DBUILD_SHARED_LIBS=OFF"],
+                        "-DLLAMA_BUILD_SERVER=OFF", "-DLLAMA_CURL=OFF", "-DBUILD_SHARED_LIBS=OFF",
+                        *shlex.split(cmake_args)],
                        check=True, stdout=subprocess.DEVNULL, timeout=600)
         _log(f"building {', '.join(TOOLS)} with -j{jobs} (several minutes)")
         subprocess.run(["cmake", "--build", str(build), "--config", "Release", "-j", str(jobs), "--target", *TOOLS],
@@ -109,21 +122,26 @@ def _build(version: str, dest: Path, jobs: int) -> None:
         os.replace(staging, dest)  # all tools appear at once, or none
 
 
-def ensure_tools(jobs: int = 2) -> dict[str, Path]:
-    """Paths of llama-bench and llama-perplexity built from the installed llama-cpp-python's
-    llama.cpp; builds them the first time (minutes), returns the cached ones afterwards."""
+def ensure_tools(jobs: int = 2, cmake_args: str | None = None) -> dict[str, Path]:
+    """Paths of llama-bench, llama-perplexity and llama-fit-params built from the installed
+    llama-cpp-python's llama.cpp with ``cmake_args`` (default: sizeup's flags for this CPU);
+    builds them the first time (minutes), returns the cached ones afterwards."""
     version = installed_version()
     root = cache_root()
     root.mkdir(parents=True, exist_ok=True)
-    dest = root / version / "bin"
+    if cmake_args is None:
+        cmake_args = default_cmake_args()
+    flags_key = hashlib.sha256(cmake_args.encode()).hexdigest()[:12]
+    dest = root / version / flags_key / "bin"
     paths = {t: dest / t for t in TOOLS}
     if all(p.is_file() for p in paths.values()):
         return paths
-    with open(root / f".{version}.lock", "w") as lock:
+    with open(root / f".{version}-{flags_key}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # a second caller waits here, then finds the build done
         if not all(p.is_file() for p in paths.values()):
             dest.parent.mkdir(parents=True, exist_ok=True)
-            _build(version, dest, jobs)
+            _build(version, dest, jobs, cmake_args)
+            (dest.parent / "cmake_args.txt").write_text(cmake_args + "\n")
     return paths
 
 

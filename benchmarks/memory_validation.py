@@ -28,6 +28,7 @@ from sizeup.estimate.config import RunConfig  # noqa: E402
 from sizeup.estimate.memory import estimate_memory  # noqa: E402
 from sizeup.formats.gguf_model import describe_gguf  # noqa: E402
 from sizeup.llamacpp.simulate import simulate_memory  # noqa: E402
+from sizeup.llamacpp.sysinfo import installed_build_features  # noqa: E402
 from sizeup.testing.synthetic_gguf import SUPPORTED_ARCHS, write_synthetic  # noqa: E402
 from sizeup.testmodels import fetch  # noqa: E402
 
@@ -64,6 +65,7 @@ def main() -> int:
     worst = worst_rss = worst_rule = 0.0
     n = fails = 0
     t0 = time.time()
+    build = installed_build_features()  # which weights the installed llama.cpp repacks (peak RSS)
     for name, path in models.items():
         md = describe_gguf(path)
         for ctx in ctxs:
@@ -89,7 +91,7 @@ def main() -> int:
                 if not a.no_rss:
                     lr = simulate_memory(path, cfg, mode="load")
                     meas = lr["rss_peak"] - lr["rss_base"]
-                    pred = estimate_memory(md, cfg, n_tokens_used=min(cfg.n_ubatch, ctx) - 1).rss
+                    pred = estimate_memory(md, cfg, n_tokens_used=min(cfg.n_ubatch, ctx) - 1, build=build).rss
                     rerr = 100 * (pred - meas) / meas
                     worst_rss = max(worst_rss, abs(rerr))
                     rss_txt = f"{pred / MIB:9.1f} {meas / MIB:9.1f} {rerr:6.1f}"

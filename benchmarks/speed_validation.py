@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 from sizeup.bench.calibrate import predict_speed  # noqa: E402
 from sizeup.bench.config import BenchConfig  # noqa: E402
 from sizeup.bench.runner import run_worker, summaries_from_result  # noqa: E402
-from sizeup.describe import describe  # noqa: E402
+from sizeup.sources.dispatch import describe  # noqa: E402
 from sizeup.estimate.memory import model_tensors  # noqa: E402
 from sizeup.estimate.speed import active_params, calibrate  # noqa: E402
 from sizeup.hardware import probe_hardware  # noqa: E402

@@ -16,6 +16,13 @@ object inside the stream), ``missing-fields``, ``long-line``, ``stall`` (stops s
 generation request answers HTTP 500), ``dies-after-3`` (HTTP 500 from the fourth request on),
 ``runaway`` (ignores the token limit and streams 500 tokens).
 
+Hostile scenarios (round two; requested by name, not listed): ``drip`` (after the headers, one
+byte every ``drip_s`` forever), ``keepalive`` (SSE comments / blank NDJSON lines forever),
+``absurd-usage`` (claims 16,777,000 output tokens for a few), ``empty-events`` (SSE events with
+an empty ``data:`` between tokens), ``hostile-error`` (HTTP 500 whose message holds rich markup,
+a newline, a forged ``sizeup: error:`` line and terminal escape sequences). ``drip_models=True``
+makes ``/v1/models`` and ``/api/tags`` drip their answer one byte at a time.
+
 Streams go out with HTTP/1.1 chunked transfer encoding, one chunk per line, flushed with a
 fixed delay: ``first_delay`` before the first token and ``token_delay`` between tokens, so tests
 can check the client's TTFT and inter-token figures against known values.
@@ -39,14 +46,19 @@ PROMPT_EVAL_DURATION_NS = 130_000_000
 LOAD_DURATION_NS = 6_338_219
 TOTAL_DURATION_NS = 400_000_000
 OPENAI_PROMPT_TOKENS = 31
+ABSURD_TOKENS = 16_777_000
+HOSTILE_MESSAGE = "[bold red]x[/]\n\x1b]0;pwn\x07\x1b[2J sizeup: error: forged [link=https://evil.example]click[/link]"
 
 
 class ReplayServer:
     """``with ReplayServer(apis=("ollama", "openai")) as srv: srv.url`` - serves until closed."""
 
     def __init__(self, apis: tuple[str, ...] = ("ollama", "openai"), first_delay: float = 0.05,
-                 token_delay: float = 0.02, stall_s: float = 5.0) -> None:
+                 token_delay: float = 0.02, stall_s: float = 5.0, drip_s: float = 0.5,
+                 drip_models: bool = False) -> None:
         self.apis = apis
+        self.drip_s = drip_s
+        self.drip_models = drip_models
         self.first_delay = first_delay
         self.token_delay = token_delay
         self.stall_s = stall_s
@@ -117,9 +129,32 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.flush()
         self.close_connection = True
 
+    def _drip_forever(self, first: bytes = b"") -> None:
+        """One byte every drip_s until the client hangs up (or 10 minutes pass)."""
+        srv = self.server_ref
+        try:
+            if first:
+                self.wfile.write(first)
+                self.wfile.flush()
+            end = time.monotonic() + 600
+            while time.monotonic() < end:
+                self.wfile.write(b" ")
+                self.wfile.flush()
+                time.sleep(srv.drip_s)
+        except OSError:
+            pass
+        self.close_connection = True
+
     # -- routes --
     def do_GET(self) -> None:  # noqa: N802
         srv = self.server_ref
+        if srv.drip_models and self.path in ("/api/tags", "/v1/models"):
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", "100000")
+            self.end_headers()
+            self._drip_forever(b'{"data": [')
+            return
         if self.path == "/api/tags" and "ollama" in srv.apis:
             self._json(200, {"models": [
                 {"name": n, "model": n, "modified_at": "2025-05-10T08:06:48.639712648-07:00", "size": 4683075271,
@@ -154,7 +189,34 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._json(404, {"error": f"404 page not found: {self.path}"})
 
+    def _hostile_stream(self, model: str, ollama: bool) -> bool:
+        """drip / keepalive: a 200 stream that never ends; True when it handled the request."""
+        srv = self.server_ref
+        if model == "drip":
+            self.send_response(200)
+            self.send_header("Content-Type", "application/x-ndjson" if ollama else "text/event-stream")
+            self.end_headers()
+            self._drip_forever(b"data: {" if not ollama else b'{"response": ')
+            return True
+        if model == "keepalive":
+            self._start_stream("application/x-ndjson" if ollama else "text/event-stream")
+            try:
+                end = time.monotonic() + 600
+                while time.monotonic() < end:
+                    self._chunk(b"\n" if ollama else b": keep-alive\n\n")
+                    time.sleep(min(srv.drip_s, 0.2))
+            except OSError:
+                pass
+            self.close_connection = True
+            return True
+        return False
+
     def _errors_before_stream(self, model: str, ollama: bool) -> bool:
+        if self._hostile_stream(model, ollama):
+            return True
+        if model == "hostile-error":
+            self._json(500, {"error": HOSTILE_MESSAGE} if ollama else {"error": {"message": HOSTILE_MESSAGE}})
+            return True
         if model == "error500":
             msg = "llama runner process has terminated: exit status 2\nstack trace follows"
             self._json(500, {"error": msg} if ollama else {"error": {"message": msg, "type": "server_error"}})
@@ -212,7 +274,8 @@ class _Handler(BaseHTTPRequestHandler):
         final = {"model": name, "created_at": "2023-08-04T19:22:45.499127Z", "response": "", "done": True,
                  "done_reason": "length", "context": [1, 2, 3], "total_duration": TOTAL_DURATION_NS,
                  "load_duration": LOAD_DURATION_NS, "prompt_eval_count": PROMPT_EVAL_COUNT,
-                 "prompt_eval_duration": PROMPT_EVAL_DURATION_NS, "eval_count": len(toks),
+                 "prompt_eval_duration": PROMPT_EVAL_DURATION_NS,
+                 "eval_count": ABSURD_TOKENS if model == "absurd-usage" else len(toks),
                  "eval_duration": EVAL_DURATION_NS}
         if model == "no-usage":  # a server that sends no counts at all: the client counts lines
             final = {"model": name, "response": "", "done": True}
@@ -256,6 +319,8 @@ class _Handler(BaseHTTPRequestHandler):
                 send(chunk("x" * (2 << 20)))
                 continue
             send(chunk(tok))
+            if model == "empty-events":
+                self._chunk(b"data: \n\n")
             if self._fault_mid_stream(model, i, lambda: send(
                     {"error": {"code": 500, "message": "Context size has been exceeded.",
                                "type": "exceed_context_size_error"}})):
@@ -267,7 +332,8 @@ class _Handler(BaseHTTPRequestHandler):
         send(chunk(None, "length"))
         if include_usage:
             send({"id": "cmpl-replay", "object": "chat.completion.chunk", "created": 1, "model": body.get("model"),
-                  "choices": [], "usage": {"prompt_tokens": OPENAI_PROMPT_TOKENS, "completion_tokens": len(toks),
+                  "choices": [], "usage": {"prompt_tokens": OPENAI_PROMPT_TOKENS,
+                                           "completion_tokens": ABSURD_TOKENS if model == "absurd-usage" else len(toks),
                                            "total_tokens": OPENAI_PROMPT_TOKENS + len(toks)}})
         self._chunk(b"data: [DONE]\n\n")
         self._end()

@@ -70,9 +70,13 @@ def test_sweep_records_two_sane_rows(sweep, smollm2_path):
             # the prediction made before the run is stored beside the measurement
             assert r.prediction["memory"]["rss"] > size
             assert r.extra["load_state"].startswith("warm")
-        # calibration points for this machine, one per measured tg (when bandwidth is known)
+        # calibration points for this machine, one tg and one pp per run (when bandwidth is known),
+        # the tg points carrying the roofline's parts for the regime-aware fit
         pts = h.calibration_points(runs[0].hw_fingerprint)
-        assert len(pts) == (2 if runs[0].prediction.get("speed") else 0)
+        speed = runs[0].prediction.get("speed")
+        assert sorted(p["metric"] for p in pts) == (["pp", "pp", "tg", "tg"] if speed else [])
+        for p in pts:
+            assert p["features"]["compute_time_s"] > 0 and p["features"]["regime"] in ("cache", "dram")
 
 
 def test_memory_prediction_close_to_measured_rss(sweep):
@@ -100,7 +104,7 @@ def test_history_compare_and_export_on_real_runs(sweep):
 
 
 def test_crashing_workers_lose_only_their_row(tmp_path, smollm2_path, monkeypatch):
-    from sizeup.describe import describe
+    from sizeup.sources.dispatch import describe
     from sizeup.hardware import probe_hardware
 
     monkeypatch.setenv("SIZEUP_BENCH_FAULTS", "1")  # lets the worker honour the fault below

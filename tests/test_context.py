@@ -30,17 +30,15 @@ def project(tmp_path: Path) -> Path:
 
 
 def test_exact_count_equals_llama_tokenizer(project, smollm2_path):
-    import llama_cpp
+    from sizeup.llamacpp.child import call_in_child
 
     tok = LlamaTokenizer(smollm2_path)
     report = count_tokens([project], tokenize=tok)
     names = sorted(Path(f.path).name for f in report.files)
     assert names == ["README.md", "a.py"]  # binary and node_modules skipped
     assert report.skipped.get("binary") == 1
-    llm = llama_cpp.Llama(model_path=str(smollm2_path), vocab_only=True, verbose=False)
-    expected = sum(
-        len(llm.tokenize(p.read_bytes(), add_bos=False, special=False)) for p in (project / "pkg" / "a.py", project / "README.md")
-    )
+    texts = [p.read_text() for p in (project / "pkg" / "a.py", project / "README.md")]
+    expected = sum(call_in_child("sizeup.testing.llama_views:token_counts", {"path": str(smollm2_path), "texts": texts}))
     assert report.n_tokens == expected
     assert report.n_lines == 40 + 3
 

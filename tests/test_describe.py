@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sizeup.describe import dir_candidates, describe, hf_cache_dir, safety, sniff
+from sizeup.sources.dispatch import dir_candidates, describe, hf_cache_dir, safety, sniff
 from sizeup.errors import BadModelFile, NotFound, SizeupError
 
 # --- oracle: gguf.GGUFReader --------------------------------------------------------------------
@@ -270,6 +270,8 @@ def isolated_env(tmp_path, monkeypatch):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf-hub"))
     monkeypatch.setenv("OLLAMA_MODELS", str(tmp_path / "ollama"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # names not found locally must not reach the real Hub
+    monkeypatch.setenv("SIZEUP_CACHE_DIR", str(tmp_path / "sizeup-cache"))
     return tmp_path
 
 

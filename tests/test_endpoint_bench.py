@@ -368,11 +368,12 @@ def test_build_prompt_deterministic_unique_and_sized():
 
 def test_prompt_token_count_with_the_real_tokenizer(smollm2_path):
     """The prompt's real token count (SmolLM2's tokenizer via llama.cpp) is close to the request."""
-    import llama_cpp
+    from sizeup.llamacpp.child import call_in_child
 
-    llm = llama_cpp.Llama(str(smollm2_path), vocab_only=True, verbose=False)
-    for n in (32, 256, 1024):
-        got = len(llm.tokenize(es.build_prompt(n, 7).encode(), add_bos=False))
+    ns = (32, 256, 1024)
+    counts = call_in_child("sizeup.testing.llama_views:token_counts",
+                           {"path": str(smollm2_path), "texts": [es.build_prompt(n, 7) for n in ns]})
+    for n, got in zip(ns, counts):
         assert abs(got - n) <= max(3, 0.1 * n), (n, got)
 
 

@@ -85,3 +85,27 @@ def test_context_beyond_training_needs_force_then_warns(capsys, smollm2_path):
     out, err = capsys.readouterr()
     assert rc == 0 and "beyond the model's trained 8192" in err
     assert "largest context that fits" in out
+
+
+def test_repack_mmap_flags_and_llama_fit_in_json(capsys, gemma3_path):
+    """--repack/--no-repack and --mmap/--no-mmap move peak RSS as llama.cpp would; every device
+    carries llama.cpp's own reservation (llama_fit) and the llama-fit-params line to check it."""
+    base = ["estimate", str(gemma3_path), "--ctx", "4096", "--ram", "8G", "--gpus", "0", "--no-table", "--json"]
+    on = _json(capsys, base)
+    host = on["devices"][0]
+    fit = host["llama_fit"]
+    assert set(fit) == {"model", "context", "compute"}
+    assert fit["context"] == host["kv"] + host["recurrent"]
+    assert fit["model"] == host["weights"] - host["weights_repacked"]
+    assert fit["compute"] >= 512 * 262144 * 4  # logits for a whole micro-batch (n_outputs_max = n_batch)
+    assert on["llama_fit_args"].startswith("llama-fit-params --fit-print on -c 4096 -b 2048 -ub 512")
+    rep = on["totals"]["repacked"]
+    if rep:  # builds with an AVX2 or NEON-dotprod path repack its Q4_K matrices
+        assert rep > 0 and on["totals"]["peak_rss"] == on["totals"]["working_set"] + rep
+    no_rep = _json(capsys, base + ["--no-repack"])
+    assert no_rep["totals"]["repacked"] == 0 and no_rep["totals"]["peak_rss"] == on["totals"]["working_set"]
+    assert "--no-repack" in no_rep["llama_fit_args"]
+    no_mmap = _json(capsys, base + ["--no-mmap"])
+    assert no_mmap["totals"]["peak_rss"] == no_mmap["totals"]["working_set"] == on["totals"]["working_set"]
+    assert no_mmap["devices"][0]["weights_mapped"] == 0
+    assert _json(capsys, base + ["--mmap"])["totals"] == on["totals"]

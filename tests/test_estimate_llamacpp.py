@@ -179,5 +179,5 @@ def test_missing_llama_cpp_python_is_one_clear_line(models, tmp_path):
 
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
-    with pytest.raises(SizeupError, match="llama-cpp-python is not usable"):
+    with pytest.raises(SizeupError, match="llama-cpp-python is not installed; fix: sizeup engine install"):
         simulate_memory(models["smollm2"], RunConfig(n_ctx=512), python=str(venv / "bin" / "python"))

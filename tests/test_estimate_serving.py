@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from sizeup.describe import describe
+from sizeup.sources.dispatch import describe
 from sizeup.errors import SizeupError
 from sizeup.estimate.serving import kv_bytes_per_token_rank, serving_capacity
 from sizeup.formats.gguf_model import describe_gguf

@@ -7,7 +7,6 @@ import math
 from pathlib import Path
 
 import gguf
-import llama_cpp
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -45,25 +44,11 @@ def oracle(path: Path) -> tuple[dict, list]:
 
 
 def llama_cpp_view(path: Path) -> dict:
-    """What llama.cpp itself reports after loading the model (metadata values come back as strings)."""
-    llm = llama_cpp.Llama(model_path=str(path), n_ctx=256, verbose=False)
-    m = llm._model.model
-    out = {
-        "meta": dict(llm.metadata),
-        "n_vocab": llm.n_vocab(),
-        "n_params": llama_cpp.llama_model_n_params(m),
-        "size": llama_cpp.llama_model_size(m),
-        "n_layer": llama_cpp.llama_model_n_layer(m),
-        "n_embd": llama_cpp.llama_model_n_embd(m),
-        "n_head": llama_cpp.llama_model_n_head(m),
-        "n_head_kv": llama_cpp.llama_model_n_head_kv(m),
-        "n_swa": llama_cpp.llama_model_n_swa(m),
-        "n_ctx_train": llama_cpp.llama_model_n_ctx_train(m),
-        "recurrent": llama_cpp.llama_model_is_recurrent(m),
-        "hybrid": llama_cpp.llama_model_is_hybrid(m),
-    }
-    llm.close()
-    return out
+    """What llama.cpp itself reports after loading the model, from a child process (a native crash
+    fails the calling test with its cause, not the whole run)."""
+    from sizeup.llamacpp.child import call_in_child
+
+    return call_in_child("sizeup.testing.llama_views:model_view", {"path": str(path)}, timeout=300)
 
 
 @pytest.fixture(scope="module")

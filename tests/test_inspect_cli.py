@@ -196,7 +196,7 @@ def _render(md) -> str:
 
 def test_render_moe_and_latent_attention_from_catalog():
     from sizeup.catalog import all_ids
-    from sizeup.describe import describe
+    from sizeup.sources.dispatch import describe
     from sizeup.units import fmt_count
 
     md = next(m for m in map(describe, all_ids()) if m.arch.is_mla and m.arch.is_moe)

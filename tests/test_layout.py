@@ -175,3 +175,125 @@ def test_layout_equals_synthetic_model(family, tmp_path):
         # Real gpt-oss has q/k/v biases (attention_bias); the tiny file leaves these optional ones out.
         arch = dataclasses.replace(arch, extra={**arch.extra, "bias_qkv": False})
     assert dict(predict_tensors(arch)) == {t.name: tuple(t.shape) for t in g.tensors}
+
+
+# --- hybrid and MoE families added with the 2025-2026 catalog entries -------------------------
+# Configs are the published config.json values (architecture keys only); the totals are the
+# publishers' exact parameter counts, so a wrong tensor rule shows up as a count mismatch.
+
+def _from_config(cfg):
+    from sizeup.formats.hf_config import architecture_from_hf_config
+
+    return architecture_from_hf_config(cfg)
+
+
+QWEN3_NEXT = {  # Qwen/Qwen3-Next-80B-A3B (Qwen3-Coder-Next has the same shapes)
+    "model_type": "qwen3_next", "hidden_size": 2048, "num_hidden_layers": 48, "num_attention_heads": 16,
+    "num_key_value_heads": 2, "head_dim": 256, "intermediate_size": 5120, "moe_intermediate_size": 512,
+    "shared_expert_intermediate_size": 512, "num_experts": 512, "num_experts_per_tok": 10, "decoder_sparse_step": 1,
+    "mlp_only_layers": [], "full_attention_interval": 4, "linear_conv_kernel_dim": 4, "linear_key_head_dim": 128,
+    "linear_num_key_heads": 16, "linear_num_value_heads": 32, "linear_value_head_dim": 128, "partial_rotary_factor": 0.25,
+    "vocab_size": 151936, "max_position_embeddings": 262144, "tie_word_embeddings": False,
+}
+
+
+def test_qwen3_next_gated_deltanet_layout():
+    arch = _from_config(QWEN3_NEXT)
+    t = dict(predict_tensors(arch))
+    # Linear-attention layer 0: q, k (16 heads x 128) and v (32 x 128) in one projection, z gate beside it.
+    assert t["blk.0.attn_qkv.weight"] == (2048, 2 * 2048 + 4096) and t["blk.0.attn_gate.weight"] == (2048, 4096)
+    assert t["blk.0.ssm_conv1d.weight"] == (4, 8192) and t["blk.0.ssm_beta_alpha.weight"] == (2048, 64)
+    assert t["blk.0.ssm_out.weight"] == (4096, 2048) and t["blk.0.ssm_norm.weight"] == (128,)
+    assert "blk.0.attn_q.weight" not in t
+    # Full-attention layer 3: the query projection also carries the output gate.
+    assert t["blk.3.attn_q.weight"] == (2048, 2 * 16 * 256) and t["blk.3.attn_output.weight"] == (16 * 256, 2048)
+    assert t["blk.3.attn_q_norm.weight"] == (256,) and "blk.3.ssm_in.weight" not in t
+    assert t["blk.5.ffn_gate_inp_shexp.weight"] == (2048,) and t["blk.5.ffn_up_exps.weight"] == (2048, 512, 512)
+    # Qwen/Qwen3-Coder-Next's safetensors total.
+    assert count_params(arch) == 79_674_391_296
+    # Per-sequence recurrent state as llama.cpp sizes it: conv rows (d_conv-1) x (value + 2 x key width) and
+    # a key_head x value_head matrix per value head.
+    from sizeup.estimate.kv_cache import recurrent_rows
+
+    assert recurrent_rows(arch) == (3 * (4096 + 2 * 16 * 128), 128 * 4096)
+
+
+def test_lfm2_short_convolution_layout():
+    cfg = {  # LiquidAI/LFM2-700M
+        "model_type": "lfm2", "hidden_size": 1536, "num_hidden_layers": 16, "num_attention_heads": 24,
+        "num_key_value_heads": 8, "block_ff_dim": 10240, "block_auto_adjust_ff_dim": True, "block_ffn_dim_multiplier": 1.0,
+        "block_multiple_of": 256, "conv_L_cache": 3, "full_attn_idxs": [2, 5, 8, 10, 12, 14], "vocab_size": 65536,
+        "max_position_embeddings": 128000,
+    }
+    arch = _from_config(cfg)
+    t = dict(predict_tensors(arch))
+    assert t["blk.0.shortconv.in_proj.weight"] == (1536, 3 * 1536) and t["blk.0.shortconv.conv.weight"] == (3, 1536)
+    assert t["blk.0.shortconv.out_proj.weight"] == (1536, 1536) and "blk.0.attn_q.weight" not in t
+    assert t["blk.2.attn_q_norm.weight"] == (64,) and "blk.2.shortconv.conv.weight" not in t
+    assert "output.weight" not in t  # tied
+    assert count_params(arch) == 742_489_344  # LFM2-700M model card
+
+
+def test_nemotron_h_plain_mlp_and_moe_layers():
+    cfg = {  # nvidia/NVIDIA-Nemotron-3-Nano-30B-A3B-BF16
+        "model_type": "nemotron_h", "hidden_size": 2688, "num_hidden_layers": 52, "num_attention_heads": 32,
+        "num_key_value_heads": 2, "head_dim": 128, "intermediate_size": 1856, "moe_intermediate_size": 1856,
+        "moe_shared_expert_intermediate_size": 3712, "n_routed_experts": 128, "n_shared_experts": 1,
+        "num_experts_per_tok": 6, "hybrid_override_pattern": "MEMEM*EMEMEM*EMEMEM*EMEMEM*EMEMEM*EMEMEMEM*EMEMEMEME",
+        "mamba_num_heads": 64, "mamba_head_dim": 64, "ssm_state_size": 128, "n_groups": 8, "conv_kernel": 4,
+        "expand": 2, "vocab_size": 131072, "max_position_embeddings": 262144, "tie_word_embeddings": False,
+    }
+    arch = _from_config(cfg)
+    assert sum(arch.moe_layers) == 23 and arch.n_ff_shexp == 3712 and set(arch.n_ff) == {0}
+    t = dict(predict_tensors(arch))
+    assert t["blk.1.ffn_up_exps.weight"] == (2688, 1856, 128) and "blk.1.ffn_gate_exps.weight" not in t
+    assert t["blk.1.ffn_up_shexp.weight"] == (2688, 3712) and "blk.1.ffn_gate_shexp.weight" not in t
+    assert t["blk.1.exp_probs_b.bias"] == (128,) and "blk.1.attn_q.weight" not in t
+    assert "blk.0.ssm_in.weight" in t and "blk.5.attn_q.weight" in t
+    assert abs(count_params(arch) - 31.6e9) / 31.6e9 < 0.01  # model card: 31.6B total
+    dense_h = _from_config({**cfg, "hybrid_override_pattern": "M-*-", "num_hidden_layers": 4,
+                            "n_routed_experts": 0})
+    d = dict(predict_tensors(dense_h))
+    assert "blk.1.ffn_up.weight" in d and "blk.1.ffn_gate.weight" not in d  # ReLU^2 MLP: no gate
+
+
+def test_minimax_m2_full_width_qk_norm():
+    cfg = {  # MiniMaxAI/MiniMax-M2.5
+        "model_type": "minimax_m2", "hidden_size": 3072, "num_hidden_layers": 62, "num_attention_heads": 48,
+        "num_key_value_heads": 8, "head_dim": 128, "intermediate_size": 1536, "num_local_experts": 256,
+        "num_experts_per_tok": 8, "rotary_dim": 64, "vocab_size": 200064, "max_position_embeddings": 196608,
+        "tie_word_embeddings": False,
+    }
+    arch = _from_config(cfg)
+    t = dict(predict_tensors(arch))
+    assert t["blk.0.attn_q_norm.weight"] == (48 * 128,) and t["blk.0.attn_k_norm.weight"] == (8 * 128,)
+    assert t["blk.0.exp_probs_b.bias"] == (256,) and t["blk.0.ffn_gate_exps.weight"] == (3072, 1536, 256)
+    assert arch.rope_dim == 64
+    assert abs(count_params(arch) - 230e9) / 230e9 < 0.01  # MiniMax: 230B total
+
+
+def test_falcon_h1_layers_hold_attention_and_mamba_side_by_side():
+    cfg = {
+        "model_type": "falcon_h1", "num_hidden_layers": 2, "hidden_size": 256, "num_attention_heads": 4,
+        "num_key_value_heads": 2, "head_dim": 64, "intermediate_size": 512, "mamba_d_ssm": 384, "mamba_n_heads": 6,
+        "mamba_d_head": 64, "mamba_d_state": 16, "mamba_n_groups": 1, "mamba_d_conv": 4, "vocab_size": 1000,
+        "max_position_embeddings": 4096,
+    }
+    t = dict(predict_tensors(_from_config(cfg)))
+    for i in range(2):  # src/models/falcon-h1.cpp: every layer has both mixers and a gated FFN
+        assert t[f"blk.{i}.ssm_in.weight"] == (256, 384 + (384 + 2 * 16) + 6)
+        assert t[f"blk.{i}.attn_q.weight"] == (256, 256) and t[f"blk.{i}.ffn_gate.weight"] == (256, 512)
+
+
+def test_qwen35_dense_hybrid_gates_the_query():
+    cfg = {"model_type": "qwen3_5", "text_config": {  # Qwen/Qwen3.5-27B text_config
+        "model_type": "qwen3_5_text", "hidden_size": 5120, "num_hidden_layers": 64, "num_attention_heads": 24,
+        "num_key_value_heads": 4, "head_dim": 256, "intermediate_size": 17408, "full_attention_interval": 4,
+        "linear_conv_kernel_dim": 4, "linear_key_head_dim": 128, "linear_num_key_heads": 16,
+        "linear_num_value_heads": 48, "linear_value_head_dim": 128, "vocab_size": 248320,
+        "max_position_embeddings": 262144, "tie_word_embeddings": False}}
+    arch = _from_config(cfg)
+    assert arch.name == "qwen35" and arch.n_attention_layers == 16 and not arch.is_moe
+    t = dict(predict_tensors(arch))
+    assert t["blk.3.attn_q.weight"] == (5120, 2 * 24 * 256) and t["blk.0.attn_gate.weight"] == (5120, 48 * 128)
+    assert all(f"blk.{i}.ffn_gate.weight" in t for i in (0, 3))

@@ -10,16 +10,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from sizeup import quantize as qz
 from sizeup.cli.main import main
-from sizeup.quality import metrics
-from sizeup.quality.corpus import load_corpus
-from sizeup.quality.evaluate import build_reference
-from sizeup.quality.logits import ChunkEvaluator, LlamaModel
-from sizeup.quality.matrix import run_matrix
+from sizeup.llamacpp.child import call_in_child
+from sizeup.quality.evaluate import build_reference_isolated
+from sizeup.quality.matrix import run_matrix_isolated
 
 CTX, CHUNKS = 128, 3
 
@@ -34,15 +31,15 @@ def work(smollm2_path, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def ref(work):
-    r, cached = build_reference(work["F16"], load_corpus("prose"), CTX, CHUNKS, threads=2, cache_dir=work["cache"])
+    r, cached = build_reference_isolated(work["F16"], "prose", CTX, CHUNKS, threads=2, cache_dir=work["cache"])
     assert not cached
     return r
 
 
 @pytest.fixture(scope="module")
 def matrix(work, ref):
-    return run_matrix(work["F16"], ["Q8_0", "Q5_K_M", "Q4_0"], work["dir"] / "matrix", load_corpus("prose"),
-                      n_ctx=CTX, chunks=CHUNKS, threads=2, cache_dir=work["cache"], history_db=work["db"])
+    return run_matrix_isolated(work["F16"], ["Q8_0", "Q5_K_M", "Q4_0"], work["dir"] / "matrix", "prose",
+                               n_ctx=CTX, chunks=CHUNKS, threads=2, cache_dir=work["cache"], history_db=work["db"])
 
 
 def test_matrix_orders_the_quantization_types(matrix):
@@ -73,11 +70,9 @@ def test_matrix_orders_the_quantization_types(matrix):
 def test_compact_reference_kld_within_1pct_of_exact(work, ref, matrix):
     """Full-vocabulary KLD from both models' complete log-probs vs the compact reference's (top-32 + sampled tail)."""
     q4 = next(r for r in matrix.rows if r.ftype == "Q4_0")
-    full = {}
-    for name, path in (("ref", work["F16"]), ("q", q4.path)):
-        with LlamaModel(path) as m, ChunkEvaluator(m, CTX, threads=2) as ev:
-            full[name] = np.concatenate([c.logp for c in ev.run(ref.tokens, CHUNKS)])
-    exact = metrics.kld_exact(full["ref"], full["q"]).mean()
+    exact = call_in_child("sizeup.testing.llama_views:exact_kld_mean",
+                          {"ref_model": str(work["F16"]), "q_model": q4.path, "reference_file": str(ref.path),
+                           "n_ctx": CTX, "n_chunks": CHUNKS}, timeout=600)
     compact = q4.kl["kld_mean"]
     assert abs(compact - exact) / exact < 0.01, (compact, exact)
     from sizeup.quality.reference import llama_cpp_base_file_bytes

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ctypes
 import dataclasses
 import os
 from pathlib import Path
@@ -174,13 +173,12 @@ FTYPES = ["Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M", "Q4_0", "Q3_K_M", "Q2_K"]
 
 
 def _quantize(src: Path, dst: Path, ftype: str) -> None:
-    import llama_cpp
+    from sizeup.llamacpp.child import call_in_child
 
-    p = llama_cpp.llama_model_quantize_default_params()
-    p.ftype = LLAMA_FILE_TYPE_IDS[ftype]
-    p.allow_requantize = True  # the test models ship quantized
-    p.nthread = os.cpu_count() or 1
-    rc = llama_cpp.llama_model_quantize(str(src).encode(), str(dst).encode(), ctypes.byref(p))
+    rc = call_in_child("sizeup.testing.llama_views:quantize_with_llama_cpp",
+                       {"src": str(src), "dst": str(dst), "ftype_id": LLAMA_FILE_TYPE_IDS[ftype],
+                        "allow_requantize": True,  # the test models ship quantized
+                        "nthread": os.cpu_count() or 1}, timeout=900)
     assert rc == 0, f"llama_model_quantize {ftype} failed"
 
 

@@ -23,22 +23,33 @@ def _model(mid: str):
 
 @pytest.fixture(scope="module")
 def rtx4090_64g():
-    return probe_hardware(gpu="RTX 4090", ram="64G", bandwidth="off")
+    hw = probe_hardware(gpu="RTX 4090", ram="64G", bandwidth="off")
+    return type(hw)(**{**hw.__dict__, "cpu_bandwidth_gbs": 80.0})  # dual-channel DDR5
 
 
-def test_8b_runs_fully_on_a_24g_gpu_at_best_quant(rtx4090_64g):
+def test_8b_runs_fully_on_a_24g_gpu_below_full_precision(rtx4090_64g):
     m = _model("meta-llama/Llama-3.1-8B-Instruct")
-    c = best_choice(m, 8192, devices_from_hardware(rtx4090_64g))
+    c = best_choice(m, 8192, devices_from_hardware(rtx4090_64g), hardware=rtx4090_64g)
     assert c.where == FIT_GPU and c.fits
-    # F16 (16 GB of weights) + 1 GiB KV at 8k fits 24 GiB: the best type is chosen, not Q4.
-    assert c.quant == "F16"
+    # BF16 (16 GB of weights) fits 24 GiB too, but Q8_0 loses 0.0026 ppl for twice the speed:
+    # the score (not a rule) takes an 8-bit-or-smaller type.
+    assert c.quant not in ("F16", "BF16")
+    full = [p for p in c.considered if p["quant"] == "BF16" and p["where"] == FIT_GPU]
+    assert full and full[0]["plan_score"] < max(p["plan_score"] for p in c.considered)
     gpu_total = sum(d.total for d in c.memory.gpus)
     assert gpu_total <= rtx4090_64g.gpus[0].vram_free
 
 
+def test_without_speeds_the_lossless_type_wins(rtx4090_64g):
+    # No bandwidth figures: speed cannot weigh in, so nothing beats the release precision.
+    m = _model("meta-llama/Llama-3.1-8B-Instruct")
+    c = best_choice(m, 8192, devices_from_hardware(rtx4090_64g))
+    assert c.quant == "BF16" and c.decode_tps is None
+
+
 def test_70b_partially_offloads(rtx4090_64g):
     m = _model("meta-llama/Llama-3.3-70B-Instruct")
-    c = best_choice(m, 8192, devices_from_hardware(rtx4090_64g))
+    c = best_choice(m, 8192, devices_from_hardware(rtx4090_64g), hardware=rtx4090_64g)
     assert c.where == FIT_PARTIAL
     assert 0 < c.n_gpu_layers < m.arch.n_layer
     # The GPU part fits the card; the rest fits RAM.
@@ -72,7 +83,7 @@ def test_cpu_only_machine_and_speed():
     c = best_choice(m, 8192, devices_from_hardware(hw), speed_fn=lambda ch: speed_for_choice(ch, hw))
     assert c.where == FIT_CPU
     # Decode is memory-bound: tok/s below bandwidth / weight bytes.
-    weights = sum(t.n_bytes for t in c.tensors)
+    weights = c.summary.total
     assert 0 < c.decode_tps < 50e9 / weights
 
 
@@ -118,6 +129,8 @@ def test_cli_default_command_json_what_if():
     (["fit", "--vram", "lots"], "not a size"),
     (["fit", "-n", "0"], "-n must be positive"),
     (["fit", "--gpu", "Voodoo 5"], "Voodoo"),
+    (["fit", "--quant", "Q9_Z"], "not a llama.cpp file type"),
+    (["fit", "--cpu-bandwidth", "0"], "--cpu-bandwidth"),
 ])
 def test_cli_bad_input_one_line(args, needle):
     r = _cli(*args)
@@ -146,3 +159,27 @@ def test_cli_leaves_out_models_with_a_shorter_window():
     assert d["n_context_too_short"] > 0
     for rec in d["recommendations"]:
         assert get_entry(rec["id"]) and describe_entry(get_entry(rec["id"])).arch.n_ctx_train >= 131072
+
+
+def test_cli_json_carries_commands_and_forced_quant():
+    r = _cli("--json", "--gpu", "RTX 4090", "--ram", "64G", "--cpu-bandwidth", "80", "--task", "coding",
+             "--quant", "Q4_K_M", "-n", "6")
+    assert r.returncode == 0, r.stderr
+    recs = json.loads(r.stdout)["recommendations"]
+    assert recs
+    for x in recs:
+        cmd = x["command"]["llama_cpp_argv"]
+        assert cmd[0] == "llama-server" and cmd[cmd.index("-c") + 1] == "8192"
+        # forced, except where the release is below it (gpt-oss stays MXFP4)
+        assert x["quant"] == "Q4_K_M" or x["release_precision"]["precision"] in ("MXFP4", "INT4")
+        assert set(x["components"]) >= {"capability", "quant", "speed", "fit", "headroom", "task", "recency"}
+        assert x["capability"]["basis"] in ("evidence", "prior")
+
+
+def test_cli_ranks_local_ggufs_at_their_real_size(smollm2_path):
+    r = _cli("--json", "--ram", "8G", "--local", str(smollm2_path.parent), "-n", "300", "--ctx", "2k")
+    assert r.returncode == 0, r.stderr
+    recs = [x for x in json.loads(r.stdout)["recommendations"] if x["path"]]
+    mine = [x for x in recs if x["path"] == str(smollm2_path)]
+    assert mine and mine[0]["quant"] == "Q4_1"
+    assert mine[0]["command"]["llama_cpp_argv"][1:3] == ["-m", str(smollm2_path)]

@@ -19,7 +19,7 @@ import pytest
 from test_describe import build_hf_cache, build_ollama_store, gguf_oracle, write_tiny_onnx, write_toy_gguf
 
 from sizeup.errors import SizeupError
-from sizeup.scan import (
+from sizeup.sources.local_scan import (
     DIR,
     HF_CACHE,
     LLAMA_CPP_CACHE,
@@ -220,7 +220,7 @@ def test_scan_cli_bad_dir(tmp_path):
 
 
 def test_walk_limits(env, monkeypatch):
-    import sizeup.scan as scan_mod
+    import sizeup.sources.local_scan as scan_mod
 
     monkeypatch.setattr(scan_mod, "MAX_DEPTH", 1)  # deep/er/nested.gguf sits at depth 2
     entries = scan([env["plain"]], include_default_locations=False)

@@ -17,6 +17,7 @@ from sizeup.estimate.speed import (
     attention_flops_per_token,
     bandwidth_bound_tps,
     calibrate,
+    calibrate_regimes,
     cpu_peak_flops,
     estimate_speed,
     kv_read_bytes,
@@ -160,3 +161,61 @@ def test_bad_inputs():
         estimate_speed([], LLAMA2_7B, cpu=DDR5)
     with pytest.raises(SizeupError):
         kv_read_bytes(LLAMA2_7B, -1)
+
+
+def test_cache_regime_and_regime_calibration_transfers(q4km_7b):
+    """A small model that fits in the L3 is compute-bound; a calibration fitted on such models
+    scales the compute term only, so a DRAM-streaming 7B keeps its memory-bound prediction."""
+    small_arch = dense("llama", 4, 256, 4, 2, 64, 768, 4096, False)
+    small = predict_tensors(small_arch, "Q4_K_M")
+    cpu = DeviceSpec("cpu", bandwidth=20e9, flops=cpu_peak_flops(2, 3.0, simd_bits=512), cache_bytes=64 << 20)
+    s = estimate_speed(small, small_arch, cpu=cpu)
+    big = estimate_speed(q4km_7b, LLAMA2_7B, cpu=cpu)
+    assert s.regime == "cache" and s.bound == "compute"
+    assert big.regime == "dram" and big.bound == "memory"
+    assert s.memory_time_s > 0 and s.compute_time_s > s.memory_time_s
+    # measurements of the small model: 3x slower compute than the constants say
+    measured = 1 / (3 * s.compute_time_s + 2e-4)
+    cal = calibrate_regimes([(s.memory_time_s, s.compute_time_s, measured)], [(s.prefill_model_tps, 0.5 * s.prefill_tps)])
+    assert cal.compute_scale == pytest.approx(3, rel=1e-6) and cal.memory_scale is None
+    assert cal.prefill_scale == pytest.approx(0.5)
+    s_cal = estimate_speed(small, small_arch, cpu=cpu, calibration=cal)
+    assert s_cal.decode_tps == pytest.approx(measured, rel=1e-6)
+    assert s_cal.prefill_tps == pytest.approx(0.5 * s.prefill_model_tps)
+    b_cal = estimate_speed(q4km_7b, LLAMA2_7B, cpu=cpu, calibration=cal)
+    # the 7B: max(memory, 3 x compute), each term with its own scale
+    expect = 1 / (max(big.memory_time_s, 3 * big.compute_time_s) + 2e-4)
+    assert b_cal.decode_tps == pytest.approx(expect, rel=1e-6)
+    # memory-bound points fit the memory scale
+    m_pts = [(big.memory_time_s, big.compute_time_s, 1 / (1.5 * big.memory_time_s + 2e-4))]
+    assert calibrate_regimes(m_pts).memory_scale == pytest.approx(1.5, rel=1e-6)
+    # a cache-resident point never calibrates DRAM, even where its cache read time dominates
+    cached = calibrate_regimes([(2.0, 1.0, 1 / (3.0 + 2e-4), "cache")])
+    assert cached.compute_scale == pytest.approx(3, rel=1e-6) and cached.memory_scale is None
+    with pytest.raises(SizeupError):
+        calibrate_regimes([])
+    with pytest.raises(SizeupError):
+        calibrate_regimes([(1.0, 1.0, -1.0)])
+
+
+def test_prefill_is_build_aware_repacked_weights_run_faster(q4km_7b):
+    """On an AVX2 build Q4_K matrices are repacked (fast GEMM) and Q8_0 ones are not: at equal
+    FLOPs the Q8_0 model prefills slower; without a known build both are treated alike."""
+    from sizeup.estimate.repack import features_from_cpu
+    from sizeup.estimate.speed import CPU_PREFILL_UNREPACKED_FACTOR, repacked_share
+
+    avx2 = features_from_cpu(["avx", "avx2", "fma", "f16c"])
+    q8 = predict_tensors(LLAMA2_7B, "Q8_0")
+    assert repacked_share(q8, LLAMA2_7B, avx2) == 0.0
+    r = repacked_share(q4km_7b, LLAMA2_7B, avx2)
+    assert 0.5 < r < 0.9  # Q4_K_M keeps some matrices at Q6_K, which x86 does not repack
+    neon = features_from_cpu(["neon", "dotprod", "i8mm"])
+    assert repacked_share(q8, LLAMA2_7B, neon) == pytest.approx(1.0)
+    kw = dict(cpu=DDR5, prompt_tokens=512)
+    base_q8 = estimate_speed(q8, LLAMA2_7B, **kw).prefill_tps
+    base_q4 = estimate_speed(q4km_7b, LLAMA2_7B, **kw).prefill_tps
+    assert base_q8 == pytest.approx(base_q4, rel=0.05)
+    b_q8 = estimate_speed(q8, LLAMA2_7B, build=avx2, **kw).prefill_tps
+    b_q4 = estimate_speed(q4km_7b, LLAMA2_7B, build=avx2, **kw).prefill_tps
+    assert b_q8 < b_q4 < base_q4
+    assert b_q8 == pytest.approx(base_q8 * CPU_PREFILL_UNREPACKED_FACTOR, rel=0.15)

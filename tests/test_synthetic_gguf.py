@@ -7,25 +7,20 @@ import math
 from pathlib import Path
 
 import gguf
-import llama_cpp
 import pytest
 
 from sizeup.formats.gguf_model import describe_gguf
 from sizeup.testing.synthetic_gguf import SUPPORTED_ARCHS, spm_vocab, synthetic_params, write_synthetic
 
 
-def run_in_llama_cpp(path: Path, prompt: bytes = b"hello world") -> tuple[int, list[float]]:
-    """Load with llama.cpp, evaluate the prompt, return (n_params, last-token logits)."""
-    # logits_all: llama-cpp-python copies logits into .scores only in that mode.
-    llm = llama_cpp.Llama(model_path=str(path), n_ctx=256, logits_all=True, verbose=False)
-    try:
-        tokens = llm.tokenize(prompt)
-        assert len(tokens) >= 3 and tokens[0] == 1  # BOS, then pieces/bytes from the tiny SPM vocab
-        llm.eval(tokens)
-        logits = [float(x) for x in llm.scores[len(tokens) - 1]]
-        return llama_cpp.llama_model_n_params(llm._model.model), logits
-    finally:
-        llm.close()
+def run_in_llama_cpp(path: Path, prompt: str = "hello world") -> tuple[int, list[float]]:
+    """Load with llama.cpp (in a child process), evaluate the prompt, return (n_params, last-token logits)."""
+    from sizeup.llamacpp.child import call_in_child
+
+    r = call_in_child("sizeup.testing.llama_views:eval_last_logits", {"path": str(path), "prompt": prompt}, timeout=300)
+    tokens = r["tokens"]
+    assert len(tokens) >= 3 and tokens[0] == 1  # BOS, then pieces/bytes from the tiny SPM vocab
+    return r["n_params"], r["logits"]
 
 
 @pytest.mark.parametrize("arch", SUPPORTED_ARCHS)

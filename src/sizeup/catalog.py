@@ -31,6 +31,7 @@ from typing import Any
 
 from .errors import NotFound, SizeupError
 from .limits import MAX_JSON_FILE_BYTES
+from .safe_open import FileTooLarge, read_regular
 from .model import OPEN_SOURCE, OPEN_WEIGHTS, ModelDescription, ParamCounts, TensorInfo, Tokenizer, count_params
 
 CATALOG_PATH = Path(__file__).parent / "data" / "catalog.json"
@@ -70,6 +71,7 @@ _ENTRY_FIELDS = {
 _PARAM_FIELDS = {
     "total": ((int, float), True), "stated_in": (str, True), "precision": (str, True), "label": (str, False),
     "active": ((int, float), False), "active_excludes_embedding": (bool, False),
+    "active_excludes_output": (bool, False),
 }
 
 
@@ -81,7 +83,9 @@ class StatedParams:
     ``label`` when only a size label exists (``Falcon3-1B``): labels round and sometimes name the
     non-embedding size, so they are checked loosely. Some publishers (DeepSeek, OpenAI) count
     *active* parameters without the input embedding, which is a lookup, not compute;
-    ``active_excludes_embedding`` records that convention so comparisons use the same one.
+    ``active_excludes_embedding`` records that convention so comparisons use the same one;
+    ``active_excludes_output`` likewise for publishers whose active count also leaves out the
+    output head (Qwen3-Next's "3B activated" is the non-embedding count).
     """
 
     total: float
@@ -90,6 +94,7 @@ class StatedParams:
     label: str | None = None
     active: float | None = None
     active_excludes_embedding: bool = False
+    active_excludes_output: bool = False
 
 
 @dataclass(frozen=True)
@@ -197,7 +202,8 @@ def _parse_entry(raw: Any, index: int) -> CatalogEntry:
         context_length=raw["context_length"],
         params=StatedParams(total=float(p["total"]), stated_in=p["stated_in"], precision=p["precision"],
                             label=p.get("label"), active=float(p["active"]) if "active" in p else None,
-                            active_excludes_embedding=p.get("active_excludes_embedding", False)),
+                            active_excludes_embedding=p.get("active_excludes_embedding", False),
+                            active_excludes_output=p.get("active_excludes_output", False)),
         source=raw["source"], checked_against=raw["checked_against"], source_note=raw.get("source_note"),
         notes=raw.get("notes"), config=cfg,
     )
@@ -237,20 +243,76 @@ def _keys(e: CatalogEntry) -> set[str]:
 
 @functools.lru_cache(maxsize=8)
 def _load(path: str) -> tuple[CatalogEntry, ...]:
+    if path.startswith(_MERGED):
+        return _merged(path)
     p = Path(path)
     try:
-        size = p.stat().st_size
-        if size > MAX_JSON_FILE_BYTES:
-            raise _err(str(p), f"larger than {MAX_JSON_FILE_BYTES} bytes")
-        text = p.read_bytes()
+        text = read_regular(p, MAX_JSON_FILE_BYTES)
+    except FileTooLarge:
+        raise _err(str(p), f"larger than {MAX_JSON_FILE_BYTES} bytes") from None
     except OSError as e:
         raise SizeupError(f"catalog: cannot read {p}: {e.strerror or e}") from None
     return tuple(parse_catalog(text))
 
 
+# --- the user-level catalog (``sizeup catalog update``) ----------------------------------------
+USER_CATALOG_ENV = "SIZEUP_USER_CATALOG"
+_MERGED = "<builtin+user>"
+
+
+def user_catalog_path() -> Path:
+    """``$SIZEUP_USER_CATALOG`` or ``user_data_dir("sizeup")/catalog.json``."""
+    import os
+
+    env = os.environ.get(USER_CATALOG_ENV)
+    if env:
+        return Path(env)
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("sizeup")) / "catalog.json"
+
+
+def _default_path() -> str:
+    """The built-in catalog's path, or a key for built-in + user catalog when the user has one.
+
+    The key carries the user file's mtime, so a ``catalog update`` is seen by the caches.
+    """
+    p = user_catalog_path()
+    try:
+        mtime = p.stat().st_mtime_ns
+    except OSError:
+        return str(CATALOG_PATH)
+    return f"{_MERGED}|{mtime}|{p}"
+
+
+def _merged(key: str) -> tuple[CatalogEntry, ...]:
+    """Built-in entries, each replaced by the user catalog's entry of the same id; new user
+    entries added unless one of their names is taken. A broken user file is ignored with a warning."""
+    import sys
+
+    builtin = _load(str(CATALOG_PATH))
+    user_path = key.split("|", 2)[2]
+    try:
+        user = _load(user_path)
+    except SizeupError as e:
+        print(f"sizeup: warning: user catalog ignored: {e}", file=sys.stderr)
+        return builtin
+    by_id = {e.id: e for e in user}
+    out = [by_id.pop(e.id, e) for e in builtin]
+    taken = {k for e in out for k in _keys(e)}
+    for e in by_id.values():
+        if not (_keys(e) & taken):
+            out.append(e)
+            taken |= _keys(e)
+    return tuple(out)
+
+
 def load_catalog(path: str | Path | None = None) -> list[CatalogEntry]:
-    """All catalog entries, validated (cached per path; the list is a fresh copy)."""
-    return list(_load(str(path or CATALOG_PATH)))
+    """All catalog entries, validated (cached per path; the list is a fresh copy).
+
+    Without ``path``: the built-in catalog overridden by the user catalog, when there is one.
+    """
+    return list(_load(str(path or _default_path())))
 
 
 @functools.lru_cache(maxsize=8)
@@ -285,7 +347,7 @@ def get_entry(id_or_alias: str, path: str | Path | None = None) -> CatalogEntry:
     """
     if not isinstance(id_or_alias, str) or not id_or_alias.strip() or len(id_or_alias) > 300:
         raise NotFound("catalog: give a model id, short name or Ollama tag")
-    idx = _index(str(path or CATALOG_PATH))
+    idx = _index(str(path or _default_path()))
     key = _normalize(id_or_alias)
     if key in idx:
         return idx[key]
@@ -308,7 +370,7 @@ def get_entry(id_or_alias: str, path: str | Path | None = None) -> CatalogEntry:
 
 def all_ids(path: str | Path | None = None) -> list[str]:
     """HF ids of every entry (used for "did you mean" suggestions elsewhere)."""
-    return [e.id for e in _load(str(path or CATALOG_PATH))]
+    return [e.id for e in _load(str(path or _default_path()))]
 
 
 def _parse_size(v: float | int | str) -> float:
@@ -336,7 +398,7 @@ def search(task: str | None = None, max_params: float | int | str | None = None,
     """
     from .licenses import LICENSES, classify_license, normalize_license_id
 
-    entries = _load(str(path or CATALOG_PATH))
+    entries = _load(str(path or _default_path()))
     out = list(entries)
     if task is not None:
         t = str(task).strip().lower()
@@ -369,16 +431,11 @@ def describe_entry(entry: CatalogEntry) -> ModelDescription:
     the stated figures, which are kept in ``extra["stated_params"]`` for comparison.
     """
     from .formats.hf_config import architecture_from_hf_config
-    from .layout import n_elements, predict_tensors
     from .licenses import classify_license
     from .runtimes import runtimes_for
 
-    arch = architecture_from_hf_config(entry.hf_config())
-    # Shapes only: catalog entries have no bytes on disk, hence n_bytes=0 and dtype "none".
-    tensors = [TensorInfo(name, shape, "none", n_elements(shape), 0) for name, shape in predict_tensors(arch)]
-    counted = count_params(tensors, arch)
-    params = ParamCounts(total=counted.total, embedding=counted.embedding, output=counted.output,
-                         expert=counted.expert, active=counted.active)
+    arch = _arch_of(entry, architecture_from_hf_config)
+    params = _params_of(arch)
     warnings = []
     if arch.extra.get("unknown_model_type"):
         warnings.append(f"model_type '{arch.extra.get('hf_model_type')}' is read with generic rules")
@@ -388,6 +445,8 @@ def describe_entry(entry: CatalogEntry) -> ModelDescription:
     if entry.params.active is not None:
         stated["active"] = entry.params.active
         stated["active_excludes_embedding"] = entry.params.active_excludes_embedding
+        if entry.params.active_excludes_output:
+            stated["active_excludes_output"] = True
     return ModelDescription(
         name=entry.name,
         source="catalog",
@@ -411,5 +470,73 @@ def describe_entry(entry: CatalogEntry) -> ModelDescription:
             "context_length_stated": entry.context_length,
             "stated_params": stated,
             "config_source": entry.source,
+            "release": _release_of(entry),
         },
     )
+
+
+def _release_of(entry: CatalogEntry):
+    """The precision the model was released in (sizeup.estimate.native), read from its config."""
+    from .estimate.native import release_of
+
+    return release_of(entry.config, entry.id).to_dict()
+
+
+def _count_layout(layout, arch) -> ParamCounts:
+    """:func:`sizeup.model.count_params` over a predicted layout, classifying each tensor role once
+    (``blk.N.attn_q.weight`` is the same role in every layer N) instead of once per tensor."""
+    from .layout import n_elements
+    from .model import classify_tensor
+
+    roles: dict[str, str] = {}
+    total = embedding = output = expert = 0
+    for name, shape in layout:
+        key = "blk.#." + name.split(".", 2)[2] if name.startswith("blk.") and name.count(".") >= 2 else name
+        role = roles.get(key)
+        if role is None:
+            role = roles[key] = classify_tensor(name)
+        n = n_elements(shape)
+        total += n
+        if role in ("embedding", "position_embedding"):
+            embedding += n
+        elif role == "output":
+            output += n
+        elif role == "expert":
+            expert += n
+    active = total
+    if arch.n_expert and arch.n_expert_used and expert:
+        active = total - expert + expert * arch.n_expert_used // arch.n_expert
+    return ParamCounts(total=total, embedding=embedding, output=output, expert=expert, active=active)
+
+
+_ARCH_MEMO: dict[str, Any] = {}
+
+
+def _arch_of(entry: CatalogEntry, reader):
+    """The entry's Architecture, read once per distinct config (fine-tunes and re-uploads repeat
+    their base model's config; Architecture is frozen, so sharing it is safe)."""
+    key = json.dumps(entry.config, sort_keys=True, default=str)
+    arch = _ARCH_MEMO.get(key)
+    if arch is None:
+        arch = reader(entry.hf_config())
+        if len(_ARCH_MEMO) > MAX_ENTRIES:
+            _ARCH_MEMO.clear()
+        _ARCH_MEMO[key] = arch
+    return arch
+
+
+# Fine-tunes share their base model's shape: parameter counts are counted once per architecture.
+_PARAMS_MEMO: dict[tuple, ParamCounts] = {}
+
+
+def _params_of(arch) -> ParamCounts:
+    from .layout import predict_tensors
+
+    key = (arch, tuple(sorted((k, repr(v)[:200]) for k, v in arch.extra.items())))
+    hit = _PARAMS_MEMO.get(key)
+    if hit is None:
+        hit = _count_layout(predict_tensors(arch), arch)
+        if len(_PARAMS_MEMO) > MAX_ENTRIES:
+            _PARAMS_MEMO.clear()
+        _PARAMS_MEMO[key] = hit
+    return hit

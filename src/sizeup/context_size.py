@@ -21,6 +21,7 @@ from pathlib import Path
 
 from .data.token_ratios import TEXT_KIND_BY_SUFFIX, bytes_per_token
 from .errors import SizeupError
+from .safe_open import FileTooLarge, NotRegularFile, is_regular_file, read_regular
 
 MAX_FILES = 200_000
 MAX_FILE_BYTES = 4 * 1024 * 1024  # larger files are usually data or generated; reported as skipped
@@ -63,19 +64,60 @@ def _is_binary(head: bytes) -> bool:
     return b"\x00" in head
 
 
+# Config keys that make git run a program. A scanned repository is untrusted: its .git/config
+# may set any of them (core.fsmonitor = "touch /tmp/pwned" runs on every status/ls-files). The
+# command line outranks every config file, so each is pinned to a harmless value here, and the
+# system/global config files and the caller's environment are not read at all.
+_GIT_SAFE_CONFIG = (
+    "core.fsmonitor=false", "core.useBuiltinFSMonitor=false", "core.hooksPath=/dev/null",
+    "core.untrackedCache=false", "core.pager=cat", "core.editor=true", "core.askPass=",
+    "core.sshCommand=", "core.gitProxy=", "core.alternateRefsCommand=", "credential.helper=",
+    "diff.external=", "protocol.allow=never", "submodule.recurse=false",
+)
+GIT_TIMEOUT_S = 30
+
+
+def git_safe_env() -> dict[str, str]:
+    """A minimal environment for running git on an untrusted repository (no user/system config)."""
+    return {
+        "PATH": os.environ.get("PATH", os.defpath),
+        "HOME": "/nonexistent",
+        "XDG_CONFIG_HOME": "/nonexistent",
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_CONFIG_GLOBAL": "/dev/null",
+        "GIT_CONFIG_SYSTEM": "/dev/null",
+        "GIT_TERMINAL_PROMPT": "0",
+        "GIT_OPTIONAL_LOCKS": "0",
+        "LC_ALL": "C",
+    }
+
+
+def git_safe_args() -> list[str]:
+    args = ["git", "--no-pager"]
+    for kv in _GIT_SAFE_CONFIG:
+        args += ["-c", kv]
+    return args
+
+
 def _git_files(root: Path) -> list[Path] | None:
-    """Files git would consider (tracked + untracked not ignored), or None outside a work tree."""
+    """Files git would consider (tracked + untracked not ignored), or None outside a work tree.
+
+    git runs with every config-driven executable disabled (see ``_GIT_SAFE_CONFIG``), no system or
+    global config, a clean environment, no stdin and a timeout; names it lists outside ``root``
+    (absolute, or with ``..``: a hostile ``core.worktree``) are dropped.
+    """
     try:
         r = subprocess.run(
-            ["git", "-C", str(root), "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-            capture_output=True, timeout=30,
+            [*git_safe_args(), "-C", str(root), "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+            capture_output=True, timeout=GIT_TIMEOUT_S, env=git_safe_env(), stdin=subprocess.DEVNULL,
         )
     except (OSError, subprocess.TimeoutExpired):
         return None
     if r.returncode != 0:
         return None
     names = [n for n in r.stdout.decode("utf-8", "replace").split("\0") if n]
-    return [root / n for n in names[: MAX_FILES + 1]]
+    # Only names inside root: a hostile core.worktree must not make us read files elsewhere.
+    return [root / n for n in names[: MAX_FILES + 1] if not os.path.isabs(n) and ".." not in Path(n).parts]
 
 
 def collect_files(paths: list[Path], skipped: dict[str, int]) -> list[Path]:
@@ -95,21 +137,25 @@ def collect_files(paths: list[Path], skipped: dict[str, int]) -> list[Path]:
     for root in paths:
         if not root.exists():
             raise SizeupError(f"{root}: no such file or directory")
-        if root.is_file():
+        if not root.is_dir():
+            if not is_regular_file(root):
+                raise SizeupError(f"{root}: not a regular file or directory")
             add(root)
             continue
         git = _git_files(root)
         if git is not None:
             for p in git:
-                if p.is_file() and not p.is_symlink():
+                if not p.is_symlink() and is_regular_file(p):
                     add(p)
             continue
         for dirpath, dirnames, filenames in os.walk(root):
             dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS and not d.startswith("."))
             for name in sorted(filenames):
                 p = Path(dirpath) / name
-                if not p.is_symlink():
+                if not p.is_symlink() and is_regular_file(p):
                     add(p)
+                elif not p.is_symlink():
+                    skipped["not a regular file"] = skipped.get("not a regular file", 0) + 1
     return out
 
 
@@ -118,11 +164,13 @@ def read_text_files(files: list[Path], skipped: dict[str, int]) -> list[tuple[Pa
     texts = []
     for p in files:
         try:
-            size = p.stat().st_size
-            if size > MAX_FILE_BYTES:
-                skipped["larger than 4 MiB"] = skipped.get("larger than 4 MiB", 0) + 1
-                continue
-            data = p.read_bytes()
+            data = read_regular(p, MAX_FILE_BYTES)
+        except FileTooLarge:
+            skipped["larger than 4 MiB"] = skipped.get("larger than 4 MiB", 0) + 1
+            continue
+        except NotRegularFile:
+            skipped["not a regular file"] = skipped.get("not a regular file", 0) + 1
+            continue
         except OSError:
             skipped["unreadable"] = skipped.get("unreadable", 0) + 1
             continue
@@ -167,20 +215,5 @@ def count_tokens(
     return report
 
 
-class LlamaTokenizer:
-    """The model's own tokenizer through llama.cpp, loading the vocabulary only (no weights)."""
-
-    def __init__(self, gguf_path: str | Path) -> None:
-        try:
-            import llama_cpp
-        except ImportError as e:  # pragma: no cover - depends on the install
-            raise SizeupError("exact token counts need llama-cpp-python: pip install 'sizeup[llama]'") from e
-        from .llamacpp.quiet import quiet_stderr
-
-        with quiet_stderr():  # llama.cpp writes load chatter to fd 2 even with verbose=False
-            self._llm = llama_cpp.Llama(model_path=str(gguf_path), vocab_only=True, verbose=False)
-
-    def __call__(self, text: str) -> int:
-        if not text:
-            return 0
-        return len(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
+# The model's own tokenizer runs in a child process (llama.cpp is native code; see its module).
+from .llamacpp.tokenizer import LlamaTokenizer  # noqa: E402,F401  (re-exported: public API)

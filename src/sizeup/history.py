@@ -16,6 +16,8 @@ files in place, a file from a newer sizeup is refused rather than damaged):
 * ``summaries``: per metric mean, sample stddev, median, n and unit.
 * ``calibration_points``: measured vs model-predicted speed per hardware fingerprint, which
   :mod:`sizeup.bench.calibrate` fits the speed model to.
+* ``experiments`` (version 2): one row per ``sizeup try``, its corpus, settings and whole result
+  document; its candidates are ``runs`` of kind ``try`` whose ``extra.experiment_id`` points here.
 """
 
 from __future__ import annotations
@@ -30,8 +32,9 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from .errors import SizeupError
+from .safe_open import open_regular
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 MAX_SAMPLES_PER_METRIC = 100_000
 MAX_JSON_CHARS = 4 * 1024 * 1024
 MAX_LIST = 100_000
@@ -94,6 +97,22 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX calib_hw ON calibration_points(hw_fingerprint, metric);
     """,
+    # version 2: `sizeup try` experiments (their candidates are runs of kind 'try', linked by
+    # extra_json.experiment_id); result_json holds the whole `try --json` document.
+    """
+    CREATE TABLE experiments (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        started_at TEXT NOT NULL,
+        finished_at TEXT,
+        kind TEXT NOT NULL DEFAULT 'try',
+        status TEXT NOT NULL DEFAULT 'running',
+        hw_fingerprint TEXT,
+        corpus_json TEXT NOT NULL DEFAULT '{}',
+        settings_json TEXT NOT NULL DEFAULT '{}',
+        result_json TEXT NOT NULL DEFAULT '{}',
+        error TEXT
+    );
+    """,
 )
 
 
@@ -132,13 +151,45 @@ def _json_default(o: Any) -> Any:
     return str(o)
 
 
-def _load(s: str | None) -> Any:
+def _load(s: Any) -> dict[str, Any]:
+    """A stored JSON object; anything else (bad JSON, a list, a number, huge) is flagged, never raised."""
     if not s:
         return {}
+    if not isinstance(s, str):
+        return {"unreadable": f"not JSON text ({type(s).__name__})"}
+    if len(s) > MAX_JSON_CHARS:
+        return {"unreadable": f"{len(s)} characters of JSON (limit {MAX_JSON_CHARS})"}
     try:
-        return json.loads(s)
+        from .bounded_json import bounded_json_loads
+
+        v = bounded_json_loads(s, max_values=MAX_LIST)
     except ValueError:
         return {"unreadable": s[:200]}
+    return v if isinstance(v, dict) else {"unreadable": f"JSON {type(v).__name__}, not an object"}
+
+
+def _text(b: bytes) -> str:
+    """SQLite TEXT as str; invalid UTF-8 (a damaged file) is replaced, not an error for the whole query."""
+    return b.decode("utf-8", "replace")
+
+
+def _str(v: Any) -> str:
+    return v if isinstance(v, str) else ("" if v is None else str(v))
+
+
+def _opt_str(v: Any) -> str | None:
+    return None if v is None else _str(v)
+
+
+def _num(v: Any, default: float) -> float:
+    return float(v) if isinstance(v, (int, float)) else default
+
+
+def _unreadable(run_id: int, why: str) -> "RunRecord":
+    """A placeholder for a run whose row could not be read, flagged in status and error."""
+    return RunRecord(id=run_id, started_at="", finished_at=None, kind="?", status="unreadable", error=why[:500],
+                     model={}, hardware={}, hw_fingerprint=None, versions={}, config={}, prediction={}, extra={},
+                     summaries={})
 
 
 # --- identities --------------------------------------------------------------------------------
@@ -152,9 +203,9 @@ def model_identity(path: str | os.PathLike[str], name: str | None = None, quant:
     """
     p = Path(path)
     try:
-        size = p.stat().st_size
         h = hashlib.sha256()
-        with open(p, "rb") as f:
+        with open_regular(p) as f:
+            size = os.fstat(f.fileno()).st_size
             h.update(f.read(IDENTITY_HEAD_BYTES))
         h.update(str(size).encode())
     except OSError as e:
@@ -221,16 +272,22 @@ class HistoryDB:
     crash or not at all.
     """
 
-    def __init__(self, path: str | os.PathLike[str] | None = None, timeout: float = 30.0) -> None:
+    def __init__(self, path: str | os.PathLike[str] | None = None, timeout: float = 30.0, *,
+                 readonly: bool = False) -> None:
         self.path = Path(path) if path is not None else default_path()
+        self.readonly = readonly
         if self.path.exists() and not self.path.is_file():
             raise SizeupError(f"{self.path}: history database path is not a file")
+        if readonly:
+            self._open_readonly(timeout)
+            return
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as e:
             raise SizeupError(f"{self.path.parent}: cannot create the history directory ({e.strerror})") from None
         try:
             self.conn = sqlite3.connect(str(self.path), timeout=timeout, isolation_level=None)
+            self.conn.text_factory = _text
             self.conn.execute("PRAGMA foreign_keys = ON")
             mode = self.conn.execute("PRAGMA journal_mode = WAL").fetchone()
             if not mode or str(mode[0]).lower() != "wal":  # e.g. a network file system
@@ -239,6 +296,41 @@ class HistoryDB:
             self._migrate()
         except sqlite3.DatabaseError as e:
             raise SizeupError(f"{self.path}: not a usable sizeup history database ({e})") from None
+
+    @classmethod
+    def reader(cls, path: str | os.PathLike[str] | None = None) -> "HistoryDB":
+        """The history opened for reading only: never migrates, never writes, works in a read-only
+        directory. For ``history``, ``compare`` and exports."""
+        return cls(path, readonly=True)
+
+    def _open_readonly(self, timeout: float) -> None:
+        if not self.path.is_file():
+            raise SizeupError(f"no history at {self.path}")
+        from urllib.parse import quote
+
+        base = "file:" + quote(str(self.path.resolve()))
+        last: Exception | None = None
+        # mode=ro first (sees a live writer's WAL); immutable=1 when the directory is read-only
+        # and the WAL index cannot be created there (then nothing may be writing anyway).
+        for query in ("?mode=ro", "?mode=ro&immutable=1"):
+            try:
+                self.conn = sqlite3.connect(base + query, uri=True, timeout=timeout, isolation_level=None)
+                self.conn.text_factory = _text
+                row = self.conn.execute("SELECT MAX(version) FROM schema_version").fetchone()
+                break
+            except sqlite3.DatabaseError as e:
+                last = e
+                try:
+                    self.conn.close()
+                except Exception:  # noqa: BLE001
+                    pass
+        else:
+            raise SizeupError(f"{self.path}: not a readable sizeup history database ({last})") from None
+        have = int(row[0]) if row and isinstance(row[0], int) else 0
+        if have > SCHEMA_VERSION:
+            self.conn.close()
+            raise SizeupError(f"{self.path}: history written by a newer sizeup (schema {have}, "
+                              f"this version reads up to {SCHEMA_VERSION}); upgrade sizeup or use --db")
 
     # -- plumbing --
     def close(self) -> None:
@@ -397,6 +489,20 @@ class HistoryDB:
                       " features_json, created_at) VALUES (?,?,?,?,?,?,?)",
                       (hw_fingerprint, run_id, metric, predicted, float(measured), _dump(features, "features"), _now()))
 
+    def dead_runs(self) -> list[int]:
+        """Ids of runs still ``running`` whose recording process (same host) no longer exists (reads only)."""
+        from .hardware.bandwidth import hostname_hash
+
+        host = hostname_hash()
+        dead = []
+        for rid, extra in self.conn.execute("SELECT id, extra_json FROM runs WHERE status = 'running' LIMIT ?",
+                                            (MAX_LIST,)).fetchall():
+            e = _load(extra)
+            pid = e.get("pid")
+            if isinstance(pid, int) and e.get("host") == host and not _pid_alive(pid):
+                dead.append(rid)
+        return dead
+
     def mark_dead_runs(self) -> int:
         """Mark ``interrupted`` the runs still ``running`` whose recording process (``extra.pid``,
         same host) no longer exists - a bench killed with SIGKILL or by the OOM killer."""
@@ -410,7 +516,7 @@ class HistoryDB:
             pid = e.get("pid")
             if isinstance(pid, int) and e.get("host") == host and not _pid_alive(pid):
                 dead.append(rid)
-        if not dead:
+        if not dead or self.readonly:
             return 0
         with self._tx() as c:
             c.executemany("UPDATE runs SET status = 'interrupted', error = COALESCE(error, 'the benchmark process "
@@ -424,10 +530,13 @@ class HistoryDB:
 
     # -- reads --
     def get_run(self, run_id: int, with_samples: bool = False) -> RunRecord:
-        row = self.conn.execute("SELECT * FROM runs WHERE id = ?", (int(run_id),)).fetchone()
-        if row is None:
-            raise SizeupError(f"no run {run_id} in {self.path}")
-        return self._record(row, with_samples)
+        try:
+            row = self.conn.execute("SELECT * FROM runs WHERE id = ?", (int(run_id),)).fetchone()
+            if row is None:
+                raise SizeupError(f"no run {run_id} in {self.path}")
+            return self._record(row, with_samples)
+        except (sqlite3.DatabaseError, ValueError, TypeError, KeyError) as e:
+            return _unreadable(int(run_id), f"row unreadable ({type(e).__name__}: {e})")
 
     def list_runs(self, limit: int | None = 20, model: str | None = None, kind: str | None = None,
                   status: str | None = None, with_samples: bool = False) -> list[RunRecord]:
@@ -450,7 +559,35 @@ class HistoryDB:
                 raise SizeupError(f"--limit must be positive, not {limit}")
             q += " LIMIT ?"
             params.append(min(int(limit), MAX_LIST))
-        return [self._record(r, with_samples) for r in self.conn.execute(q, params).fetchall()]
+        return self._records(q, params, with_samples)
+
+    def _records(self, q: str, params: list[Any], with_samples: bool) -> list[RunRecord]:
+        """Rows of ``q`` as records; a row that cannot be read (corrupt page, bad types) becomes a
+        flagged record instead of failing the whole listing."""
+        ids: list[int] = []
+        cur = self.conn.execute(q.replace("SELECT *", "SELECT id", 1), params)
+        while True:
+            try:
+                row = cur.fetchone()
+            except sqlite3.DatabaseError as e:  # the rest of the table is unreadable
+                ids.append(-1)
+                self._scan_error = str(e)
+                break
+            if row is None:
+                break
+            ids.append(row[0])
+        out = []
+        for rid in ids:
+            if rid == -1:
+                out.append(_unreadable(-1, f"the rest of the history is unreadable ({self._scan_error})"))
+                continue
+            try:
+                row = self.conn.execute("SELECT * FROM runs WHERE id = ?", (rid,)).fetchone()
+                if row is not None:
+                    out.append(self._record(row, with_samples))
+            except (sqlite3.DatabaseError, ValueError, TypeError, KeyError) as e:
+                out.append(_unreadable(rid if isinstance(rid, int) else -1, f"row unreadable ({type(e).__name__}: {e})"))
+        return out
 
     def calibration_points(self, hw_fingerprint: str, metric: str | None = None) -> list[dict[str, Any]]:
         """Measured-vs-predicted points for one machine, oldest first."""
@@ -464,30 +601,100 @@ class HistoryDB:
         return [{"run_id": r[0], "metric": r[1], "predicted": r[2], "measured": r[3], "features": _load(r[4]),
                  "created_at": r[5]} for r in self.conn.execute(q, params).fetchall()]
 
+    # -- experiments (`sizeup try`) --
+    def start_experiment(self, corpus: dict[str, Any], settings: dict[str, Any], hardware: Any = None,
+                         kind: str = "try") -> int:
+        """Record an experiment about to run (status ``running``); returns its id."""
+        fp, _ = hardware_fingerprint(hardware)
+        with self._tx() as c:
+            cur = c.execute("INSERT INTO experiments (started_at, kind, status, hw_fingerprint, corpus_json,"
+                            " settings_json) VALUES (?,?,'running',?,?,?)",
+                            (_now(), kind, fp, _dump(corpus, "corpus"), _dump(settings, "settings")))
+            return int(cur.lastrowid)
+
+    def finish_experiment(self, exp_id: int, result: dict[str, Any], status: str = "ok",
+                          error: str | None = None) -> None:
+        """Store the experiment's whole result document and close it."""
+        if status not in STATUSES:
+            raise SizeupError(f"experiment status must be one of {', '.join(STATUSES)}, not '{status}'")
+        with self._tx() as c:
+            if c.execute("SELECT 1 FROM experiments WHERE id = ?", (exp_id,)).fetchone() is None:
+                raise SizeupError(f"no experiment {exp_id} in the history")
+            c.execute("UPDATE experiments SET result_json = ?, status = ?, error = ?, finished_at = ? WHERE id = ?",
+                      (_dump(result, "experiment result"), status, (error or None) and str(error)[:1000], _now(),
+                       exp_id))
+
+    def get_experiment(self, exp_id: int) -> dict[str, Any]:
+        row = self.conn.execute("SELECT id, started_at, finished_at, kind, status, hw_fingerprint, corpus_json,"
+                                " settings_json, result_json, error FROM experiments WHERE id = ?",
+                                (int(exp_id),)).fetchone()
+        if row is None:
+            raise SizeupError(f"no experiment {exp_id} in {self.path}")
+        return self._experiment(row)
+
+    def list_experiments(self, limit: int | None = 20, kind: str | None = None) -> list[dict[str, Any]]:
+        """Newest first: dicts with id, started_at, finished_at, kind, status, hw_fingerprint, corpus,
+        settings, result (the ``try --json`` document; ``{}`` while running) and error."""
+        q = ("SELECT id, started_at, finished_at, kind, status, hw_fingerprint, corpus_json, settings_json,"
+             " result_json, error FROM experiments")
+        params: list[Any] = []
+        if kind:
+            q += " WHERE kind = ?"
+            params.append(kind)
+        q += " ORDER BY id DESC LIMIT ?"
+        params.append(min(int(limit), MAX_LIST) if limit is not None else MAX_LIST)
+        try:
+            rows = self.conn.execute(q, params).fetchall()
+        except sqlite3.OperationalError:  # a read-only view of a history from before schema 2
+            return []
+        return [self._experiment(r) for r in rows]
+
+    def experiment_run_ids(self, exp_id: int) -> list[int]:
+        """Ids of the ``try`` runs recorded for experiment ``exp_id``, in candidate order."""
+        out = []
+        for rid, extra in self.conn.execute("SELECT id, extra_json FROM runs WHERE kind = 'try' ORDER BY id LIMIT ?",
+                                            (MAX_LIST,)).fetchall():
+            if _load(extra).get("experiment_id") == int(exp_id):
+                out.append(int(rid))
+        return out
+
+    @staticmethod
+    def _experiment(r: tuple) -> dict[str, Any]:
+        return {"id": r[0], "started_at": r[1], "finished_at": r[2], "kind": r[3], "status": r[4],
+                "hw_fingerprint": r[5], "corpus": _load(r[6]), "settings": _load(r[7]), "result": _load(r[8]),
+                "error": r[9]}
+
     def integrity_check(self) -> str:
         return str(self.conn.execute("PRAGMA integrity_check").fetchone()[0])
 
     def _record(self, row: tuple, with_samples: bool) -> RunRecord:
         cols = [d[0] for d in self.conn.execute("SELECT * FROM runs LIMIT 0").description]
         r = dict(zip(cols, row))
-        summ = {m: {"mean": mean, "stddev": sd, "median": med, "n": n, "unit": unit}
-                for m, mean, sd, med, n, unit in self.conn.execute(
-                    "SELECT metric, mean, stddev, median, n, unit FROM summaries WHERE run_id = ? ORDER BY metric",
-                    (r["id"],))}
+        rid = r["id"]
+        summ: dict[str, dict[str, Any]] = {}
+        for m, mean, sd, med, n, unit in self.conn.execute(
+                "SELECT metric, mean, stddev, median, n, unit FROM summaries WHERE run_id = ? ORDER BY metric LIMIT ?",
+                (rid, MAX_LIST)):
+            if not isinstance(mean, (int, float)):  # a value of the wrong type is skipped, not fatal
+                continue
+            summ[_str(m)] = {"mean": float(mean), "stddev": _num(sd, 0.0), "median": _num(med, float(mean)),
+                             "n": n if isinstance(n, int) else 1, "unit": _opt_str(unit)}
         samples = None
         if with_samples:
             samples = {}
             for m, v in self.conn.execute("SELECT metric, value FROM samples WHERE run_id = ? ORDER BY metric, rep",
-                                          (r["id"],)):
-                samples.setdefault(m, []).append(v)
+                                          (rid,)):
+                if isinstance(v, (int, float)):
+                    samples.setdefault(_str(m), []).append(float(v))
         return RunRecord(
-            id=r["id"], started_at=r["started_at"], finished_at=r["finished_at"], kind=r["kind"], status=r["status"],
-            error=r["error"],
-            model={"path": r["model_path"], "size": r["model_size"], "hash": r["model_hash"], "name": r["model_name"],
-                   "quant": r["model_quant"]},
-            hardware=_load(r["hw_json"]), hw_fingerprint=r["hw_fingerprint"],
-            versions={"sizeup": r["sizeup_version"], "llama_cpp": r["llama_version"],
-                      "llama_system_info": r["llama_system_info"]},
+            id=rid, started_at=_str(r["started_at"]), finished_at=_opt_str(r["finished_at"]), kind=_str(r["kind"]),
+            status=_str(r["status"]), error=_opt_str(r["error"]),
+            model={"path": _opt_str(r["model_path"]), "size": r["model_size"] if isinstance(r["model_size"], int) else None,
+                   "hash": _opt_str(r["model_hash"]), "name": _opt_str(r["model_name"]),
+                   "quant": _opt_str(r["model_quant"])},
+            hardware=_load(r["hw_json"]), hw_fingerprint=_opt_str(r["hw_fingerprint"]),
+            versions={"sizeup": _opt_str(r["sizeup_version"]), "llama_cpp": _opt_str(r["llama_version"]),
+                      "llama_system_info": _opt_str(r["llama_system_info"])},
             config=_load(r["config_json"]), prediction=_load(r["prediction_json"]), extra=_load(r["extra_json"]),
             summaries=summ, samples=samples)
 

@@ -37,6 +37,9 @@ with the same key. The traits:
 ``n_nextn_layers`` trailing multi-token-prediction blocks counted in n_layer (GLM-4.5,
                   DeepSeek V3 when converted with MTP); they carry nextn.* tensors
 ``nextn_full``    the MTP blocks also carry their own embed_tokens / shared_head_head
+``attn_q_gate``   attn_q is twice as wide: query and output gate in one projection (Qwen3-Next,
+                  Qwen3.5)
+``shexp_gate``    a scalar gate for the shared expert, ffn_gate_inp_shexp (Qwen3-Next)
 
 Unknown architecture names get the llama-like defaults, which are right for the many
 llama-derived families (mistral, granite, smollm3, ...).
@@ -73,6 +76,8 @@ _DEFAULT_TRAITS: dict[str, Any] = {
     "mla_kv_b": False,
     "n_nextn_layers": 0,
     "nextn_full": False,
+    "attn_q_gate": False,
+    "shexp_gate": False,
 }
 
 # Per llama.cpp architecture; source: src/models/<arch>.cpp load_arch_tensors and the HF
@@ -102,6 +107,17 @@ ARCH_TRAITS: dict[str, dict[str, Any]] = {
     "mamba2": {},
     "granitehybrid": {},
     "jamba": {},
+    # src/models/qwen3vl*.cpp, minimax-m2.cpp, nemotron-h.cpp, apertus.cpp, lfm2.cpp, qwen3next.cpp,
+    # qwen35*.cpp (load_arch_tensors).
+    "qwen3vl": {"qk_norm": "head"},
+    "qwen3vlmoe": {"qk_norm": "head"},
+    "minimax-m2": {"qk_norm": "full", "exp_probs_b": True},
+    "nemotron_h": {"ffn_kind": "plain", "exp_probs_b": True},  # ReLU^2 MLP and experts: up/down only
+    "apertus": {"qk_norm": "head", "ffn_kind": "plain"},  # xIELU MLP: ffn_up/ffn_down only
+    "lfm2": {"qk_norm": "head"},
+    "qwen3next": {"qk_norm": "head", "attn_q_gate": True, "shexp_gate": True},
+    "qwen35": {"qk_norm": "head", "attn_q_gate": True},
+    "qwen35moe": {"qk_norm": "head", "attn_q_gate": True, "shexp_gate": True},
 }
 
 
@@ -141,6 +157,8 @@ def _attention(arch: Architecture, t: dict[str, Any], i: int, out: list[TensorSp
     nh, nkv = arch.n_head[i], arch.n_head_kv[i]
     dk, dv = arch.head_dim_k, arch.head_dim_v
     q, k, v = dk * nh, dk * nkv, dv * nkv
+    if t["attn_q_gate"]:  # the query projection also produces the per-head output gate
+        q *= 2
     if t["fused_qkv"]:
         out.append((p + "attn_qkv.weight", (E, q + k + v)))
         if t["bias_qkv"]:
@@ -155,7 +173,7 @@ def _attention(arch: Architecture, t: dict[str, Any], i: int, out: list[TensorSp
     if t["qk_norm"] == "head":
         out += [(p + "attn_q_norm.weight", (dk,)), (p + "attn_k_norm.weight", (dk,))]
     elif t["qk_norm"] == "full":
-        out += [(p + "attn_q_norm.weight", (q,)), (p + "attn_k_norm.weight", (k,))]
+        out += [(p + "attn_q_norm.weight", (dk * nh,)), (p + "attn_k_norm.weight", (k,))]
     if t["attn_sinks"]:
         out.append((p + "attn_sinks.weight", (nh,)))
 
@@ -217,6 +235,28 @@ def _recurrent(arch: Architecture, t: dict[str, Any], i: int, out: list[TensorSp
         if arch.name == "jamba":
             out += [(p + "ssm_dt_norm.weight", (s.dt_rank,)), (p + "ssm_b_norm.weight", (s.d_state,)),
                     (p + "ssm_c_norm.weight", (s.d_state,))]
+    elif s.kind == "gated_deltanet":
+        # Qwen3-Next / Qwen3.5 linear attention: d_state = key head size, n_group = key heads,
+        # n_head = value heads, head_size = value head size.
+        key_dim, value_dim = s.d_state * s.n_group, s.head_size * s.n_head
+        conv_dim = 2 * key_dim + value_dim
+        out += [
+            (p + "attn_qkv.weight", (E, conv_dim)),
+            (p + "attn_gate.weight", (E, value_dim)),
+            (p + "ssm_conv1d.weight", (s.d_conv, conv_dim)),
+            (p + "ssm_dt.bias", (s.n_head,)),
+            (p + "ssm_a", (s.n_head,)),
+            (p + "ssm_beta_alpha.weight", (E, 2 * s.n_head)),
+            (p + "ssm_norm.weight", (s.head_size,)),
+            (p + "ssm_out.weight", (value_dim, E)),
+        ]
+    elif s.kind == "lfm2_conv":
+        # LFM2 short gated convolution: in_proj gives B, C, x; the conv kernel spans L_cache steps.
+        out += [
+            (p + "shortconv.conv.weight", (s.d_conv, E)),
+            (p + "shortconv.in_proj.weight", (E, 3 * E)),
+            (p + "shortconv.out_proj.weight", (E, E)),
+        ]
     else:
         raise SizeupError(f"architecture '{arch.name}': recurrent layer kind '{s.kind}' has no known tensor layout")
 
@@ -238,15 +278,20 @@ def _ffn(arch: Architecture, t: dict[str, Any], i: int, out: list[TensorSpec]) -
         out.append((p + "ffn_gate_inp.weight", (E, X)))
         if t["exp_probs_b"]:
             out.append((p + "exp_probs_b.bias", (X,)))
-        out += [(p + "ffn_gate_exps.weight", (E, ff, X)), (p + "ffn_up_exps.weight", (E, ff, X)),
-                (p + "ffn_down_exps.weight", (ff, E, X))]
+        plain = t["ffn_kind"] == "plain"  # experts without a gate projection (Nemotron 3)
+        if not plain:
+            out.append((p + "ffn_gate_exps.weight", (E, ff, X)))
+        out += [(p + "ffn_up_exps.weight", (E, ff, X)), (p + "ffn_down_exps.weight", (ff, E, X))]
         if t["moe_bias"]:
             out += [(p + "ffn_gate_inp.bias", (X,)), (p + "ffn_gate_exps.bias", (ff, X)),
                     (p + "ffn_up_exps.bias", (ff, X)), (p + "ffn_down_exps.bias", (E, X))]
         sh = arch.n_ff_shexp
         if sh > 0:
-            out += [(p + "ffn_gate_shexp.weight", (E, sh)), (p + "ffn_up_shexp.weight", (E, sh)),
-                    (p + "ffn_down_shexp.weight", (sh, E))]
+            if t["shexp_gate"]:
+                out.append((p + "ffn_gate_inp_shexp.weight", (E,)))
+            if not plain:
+                out.append((p + "ffn_gate_shexp.weight", (E, sh)))
+            out += [(p + "ffn_up_shexp.weight", (E, sh)), (p + "ffn_down_shexp.weight", (sh, E))]
         return
     ff = arch.n_ff[i]
     if ff <= 0:
@@ -302,6 +347,10 @@ def predict_tensors(arch: Architecture) -> list[TensorSpec]:
                 out.append((p + "attn_norm.bias", (E,)))
         if recurrent:
             _recurrent(arch, t, i, out)
+        elif arch.extra.get("parallel_ssm") and arch.ssm is not None:
+            # Falcon-H1: a Mamba-2 mixer beside the attention in every layer (src/models/falcon-h1.cpp).
+            _recurrent(arch, t, i, out)
+            _attention(arch, t, i, out)
         elif arch.is_mla:
             _mla(arch, t, i, out)
         elif arch.n_head[i] > 0:

@@ -47,6 +47,9 @@ LICENSES: dict[str, tuple[str, str]] = {
     "internlm": (OPEN_WEIGHTS, "InternLM licence: weights open for research; commercial use after a free application"),
     "minicpm": (OPEN_WEIGHTS, "MiniCPM model licence: commercial use after registration, use restrictions apply"),
     "stabilityai-community": (OPEN_WEIGHTS, "Stability AI Community License: commercial use above $1M annual revenue needs an enterprise licence"),
+    "lfm1.0": (OPEN_WEIGHTS, "LFM Open License v1.0 (Liquid AI): commercial use above $10M annual revenue needs a licence"),
+    "exaone": (OPEN_WEIGHTS, "EXAONE AI Model License 1.2 - NC: non-commercial"),
+    "jamba-open-model": (OPEN_WEIGHTS, "Jamba Open Model License (AI21): a custom licence with use-based restrictions"),
     "other": (UNKNOWN, "licence given as 'other': read the model card"),
 }
 

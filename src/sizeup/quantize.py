@@ -202,6 +202,10 @@ def quantize_one(in_path: str | os.PathLike[str], p: Plan, *, imatrix: str | Non
         res = _last_json(out)
         if rc != 0 or res is None or res.get("error"):
             reason = (res or {}).get("error") or _reason("".join(log_tail)) or f"worker exited with code {rc}"
+            if rc is not None and rc < 0 and not (res or {}).get("error"):
+                from .engine.doctor import explain_child_crash
+
+                reason = explain_child_crash(rc, "".join(log_tail))
             return Output(p.ftype, str(p.out_path), False, predicted_bytes=p.predicted_bytes, prediction=p.prediction,
                           seconds=secs, error=reason)
         umask = os.umask(0)

@@ -1,75 +1,96 @@
 """What should I run on this machine? Ranked, explainable recommendations from the catalog.
 
-For every catalog model sizeup tries the recommendable quantization types from best to worst
-quality, and for each one asks the memory model where it would run at the target context:
+For every model sizeup tries every quantization type its release allows (:mod:`.estimate.native`:
+never above the release precision - MXFP4 for gpt-oss, Q8_0 for FP8 releases) in every placement
+llama.cpp offers:
 
-1. entirely on the GPU(s) (``-ngl`` all layers) when it fits in free VRAM;
-2. partially offloaded (the most layers that fit in VRAM, the rest in RAM) when VRAM is too small
-   but VRAM + RAM is enough;
-3. on the CPU alone when it fits in available RAM.
+1. entirely on the GPU(s) (``-ngl`` all);
+2. GPU + experts on CPU (MoE models: ``--n-cpu-moe N``, N chosen as llama.cpp's ``--fit`` does,
+   :mod:`.estimate.expert_offload`);
+3. partial offload (the most layers that fit in VRAM, the rest in RAM);
+4. the CPU alone (or the unified pool of an Apple-style machine).
 
-The first (highest-quality) type that fits - and meets ``min_speed`` when given - is the model's
-recommendation. Models are then ranked by a score whose components are printed with ``--explain``:
+Each (quant, placement) is scored with the same score the ranking uses (:mod:`.scoring`: quality
+lost to the quant against speed, fit and headroom), and the best one is the model's
+recommendation; ``--quant`` forces a type. Models are then ranked by that score plus their
+capability (:mod:`.evidence`: published benchmark figures, or a size prior), task tag, kind and
+recency. ``--explain`` prints every component.
 
-* ``capability``: log2 of the parameter count in billions (for MoE the geometric mean of total and
-  active parameters, a common rule for how MoE models compare with dense ones);
-* ``quant``: minus the perplexity increase llama.cpp's authors measured for that type on
-  Llama-3-8B (:mod:`sizeup.data.quant_quality`): Q4_K_M -0.18, Q3_K_M -0.66, Q2_K -3.52;
-* ``speed``: 0 at or above a usable decode speed (``USABLE_TPS``), falling by ``SPEED_WEIGHT`` for
-  every halving below it - a brilliant model at 2 tok/s is not what anyone wants for a coding
-  assistant, so halving the speed costs as much as halving the parameter count twice;
-* ``task``: +1 when the model is tagged for the requested task (coding, reasoning...);
-* ``fit``: -0.5 when the fit is tight (over 90% of the memory budget) or needs partial offload;
-* ``recency``: +0.25 per year since 2023, so newer models win ties with older ones of a size.
-
-The weights are constants here, not learned: they are a transparent default, and ``--explain``
-lets a user see and disagree with every part of a ranking.
+The search runs on per-layer weight sums cached per (architecture shape, quant) and the memory
+model's non-weight buffers (:mod:`.estimate.plan`), so a catalog of thousands ranks in well under
+a second; the chosen plan of each model is then re-checked with the full memory model.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from .data.quant_quality import RECOMMENDABLE, ppl_delta
+from . import scoring
+from .advice.run_command import RunCommand
+from .data.quant_quality import RECOMMENDABLE
+from .errors import SizeupError
+from .estimate import plan as planmod
 from .estimate.config import RunConfig
-from .estimate.memory import MemoryEstimate, estimate_memory, max_gpu_layers
+from .estimate.expert_offload import fit_n_cpu_moe
+from .estimate.memory import MemoryEstimate
+from .estimate.native import Release, release_from_dict, release_of
 from .estimate.placement import Device, devices_from_hardware
+from .estimate.plan_speed import plan_speed
+from .estimate.weight_summary import WeightSummary, predicted_summary, shape_key, summarize
+from .evidence import Capability, EvidenceModel, effective_params  # noqa: F401 (re-exported)
 from .model import ModelDescription
 
-USABLE_TPS = 15.0  # decode tok/s below which interactive use (chat, coding) gets frustrating
-SPEED_WEIGHT = 2.0  # score lost per halving of decode speed below USABLE_TPS
-TIGHT_FRACTION = 0.90  # share of a memory budget above which the fit is called tight
 RAM_RESERVE = 1.0 * 2**30  # leave this much RAM for the OS and the user's other programs
+TIGHT_FRACTION = scoring.TIGHT_FRACTION
+USABLE_TPS = scoring.DEFAULT_TARGET_TPS
 
 FIT_GPU = "GPU"
+FIT_EXPERTS = "GPU + experts on CPU"
 FIT_PARTIAL = "GPU+CPU"
 FIT_CPU = "CPU"
 FIT_NONE = "does not fit"
+MAX_PLAN_CACHE = 20_000
 
 
 @dataclass
 class Choice:
-    """One model at one quantization on this machine."""
+    """One model at one quantization and placement on this machine."""
 
     model: ModelDescription
     quant: str
     ctx: int
-    where: str  # FIT_GPU | FIT_PARTIAL | FIT_CPU | FIT_NONE
+    where: str  # FIT_GPU | FIT_EXPERTS | FIT_PARTIAL | FIT_CPU | FIT_NONE
     n_gpu_layers: int
-    memory: MemoryEstimate | None
+    memory_estimate: MemoryEstimate | None  # see ``memory``: may be filled on first use
     needed: int  # bytes the run reserves in total (RAM + VRAM)
     available: int  # bytes of the budget it was checked against
     tight: bool
     decode_tps: float | None = None
     prefill_tps: float | None = None
     speed_calibrated: bool = False
-    tensors: list | None = None  # the weight tensors at this quant (predicted or the file's own)
+    tensors: list | None = None  # the file's own tensors (local GGUFs); catalog rows use ``summary``
     miss_bytes: int = 0  # how much more memory it would need, when it does not fit
     score: float = 0.0
     components: dict[str, float] = field(default_factory=dict)
     reason: str = ""
+    n_cpu_moe: int = 0
+    release: Release | None = None
+    summary: WeightSummary | None = None
+    capability: Capability | None = None
+    command: RunCommand | None = None
+    busiest: float = 0.0  # largest share of one device's budget in use
+    considered: list[dict[str, Any]] = field(default_factory=list)  # the other (quant, placement) scores
+    memory_fn: Any = field(default=None, repr=False, compare=False)  # computes the estimate when first asked
+
+    @property
+    def memory(self) -> MemoryEstimate | None:
+        """The plan through the full memory model. Placements the fast path sizes exactly (all on
+        the GPU, experts on CPU, CPU only) are only run through it for the rows someone looks at."""
+        if self.memory_estimate is None and self.memory_fn is not None:
+            self.memory_estimate = self.memory_fn()
+            self.memory_fn = None
+        return self.memory_estimate
 
     @property
     def fits(self) -> bool:
@@ -91,11 +112,15 @@ class Choice:
             "params": self.model.params.total if self.model.params else None,
             "active_params": self.model.params.active if self.model.params else None,
             "quant": self.quant,
+            "release_precision": self.release.to_dict() if self.release else None,
             "ctx": self.ctx,
             "where": self.where,
             "n_gpu_layers": self.n_gpu_layers,
+            "n_cpu_moe": self.n_cpu_moe,
             "memory_needed": self.needed,
             "memory_available": self.available,
+            "memory_by_device": ([{"device": d.name, "total": d.total, "weights": d.weights, "kv": d.kv,
+                                   "free": d.free} for d in self.memory.devices] if self.memory else None),
             "fit": self.fit_level,
             "decode_tps": self.decode_tps,
             "prefill_tps": self.prefill_tps,
@@ -103,100 +128,24 @@ class Choice:
             "miss_bytes": self.miss_bytes,
             "score": round(self.score, 3),
             "components": {k: round(v, 3) for k, v in self.components.items()},
+            "capability": ({"basis": self.capability.basis, "blend": self.capability.blend,
+                            "size_doublings": round(self.capability.size, 3),
+                            "adjust": round(self.capability.adjust, 3), "evidence": self.capability.evidence,
+                            "explain": self.capability.describe()} if self.capability else None),
+            "considered": self.considered,
+            "command": self.command.to_dict() if self.command else None,
             "reason": self.reason,
             "license": self.model.license.id,
             "openness": self.model.license.openness,
             "tags": list(extra.get("tags", [])),
             "ollama": extra.get("ollama"),
+            "path": str(self.model.path) if self.model.source == "gguf" and self.model.path else None,
         }
 
 
 def _ram_budget(devices: list[Device]) -> int | None:
     free = devices[0].free
     return None if free is None else max(0, free - int(RAM_RESERVE))
-
-
-def place(model: ModelDescription, quant: str, ctx: int, devices: list[Device], tensors, base: RunConfig) -> Choice:
-    """Where ``model`` at ``quant`` and ``ctx`` runs on ``devices`` (CPU first, then GPUs)."""
-    cfg = base.with_(n_ctx=ctx)
-    ram = _ram_budget(devices)
-    gpus = [d for d in devices[1:] if d.kind == "gpu" and (d.free or 0) > 0]
-    unified = any(d.unified for d in gpus)
-    host = Device("CPU", "cpu", ram, devices[0].total)
-    if gpus and not unified:
-        full = estimate_memory(model, cfg.with_(n_gpu_layers=-1), [host, *gpus], tensors=tensors)
-        if full.fits:
-            vram = sum(g.free or 0 for g in gpus)
-            used = sum(d.total for d in full.gpus)
-            return Choice(model, quant, ctx, FIT_GPU, model.arch.n_layer + 1, full, full.total, vram + (ram or 0),
-                          tight=used > TIGHT_FRACTION * vram)
-        ngl = max_gpu_layers(model, cfg, [g.free or 0 for g in gpus], host_free=ram, tensors=tensors)
-        if ngl > 0:
-            part = estimate_memory(model, cfg.with_(n_gpu_layers=ngl), [host, *gpus], tensors=tensors)
-            if part.fits:
-                return Choice(model, quant, ctx, FIT_PARTIAL, ngl, part, part.total,
-                              sum(g.free or 0 for g in gpus) + (ram or 0), tight=True)
-    # CPU only, or a unified-memory machine where the GPU draws on the same RAM pool
-    ngl = -1 if unified else 0
-    devs = [host, *gpus] if unified else [host]
-    cpu = estimate_memory(model, cfg.with_(n_gpu_layers=ngl), devs, tensors=tensors)
-    total = cpu.total
-    where = FIT_GPU if unified else FIT_CPU
-    if ram is None or total <= ram:
-        return Choice(model, quant, ctx, where, ngl if unified else 0, cpu, total, ram or 0,
-                      tight=ram is not None and total > TIGHT_FRACTION * ram)
-    budget = ram + sum(g.free or 0 for g in gpus if not unified)
-    return Choice(model, quant, ctx, FIT_NONE, 0, cpu, total, budget, tight=False, miss_bytes=total - budget)
-
-
-def effective_params(model: ModelDescription) -> float:
-    p = model.params
-    if p is None or p.total <= 0:
-        return 0.0
-    if p.active and p.active < p.total:
-        return math.sqrt(p.total * p.active)
-    return float(p.total)
-
-
-def score(choice: Choice, task: str | None) -> None:
-    """Fill ``choice.score`` and its components (see the module docstring)."""
-    m = choice.model
-    comps: dict[str, float] = {}
-    comps["capability"] = math.log2(max(effective_params(m), 1e7) / 1e9)
-    comps["quant"] = -(ppl_delta(choice.quant) or 0.0)
-    if choice.decode_tps is not None and choice.decode_tps > 0:
-        comps["speed"] = SPEED_WEIGHT * min(0.0, math.log2(choice.decode_tps / USABLE_TPS))
-    tags = set(m.extra.get("tags", []))
-    comps["task"] = 1.0 if task and task in tags else 0.0
-    comps["fit"] = -0.5 if choice.fit_level in ("tight", "partial") else 0.0
-    year = str(m.extra.get("released", ""))[:4]
-    comps["recency"] = 0.25 * (int(year) - 2023) if year.isdigit() else 0.0
-    choice.components = comps
-    choice.score = sum(comps.values())
-
-
-def _reason(c: Choice) -> str:
-    gib = c.needed / 2**30
-    if not c.fits:
-        return f"needs {gib:.1f} GiB at {c.quant}, {c.miss_bytes / 2**30:.1f} GiB more than is free"
-    where = {FIT_GPU: "fully on the GPU", FIT_CPU: "on the CPU", FIT_PARTIAL: f"{c.n_gpu_layers} layers on the GPU, the rest on the CPU"}[c.where]
-    better = RECOMMENDABLE.index(c.quant) if c.quant in RECOMMENDABLE else 0
-    q = f"{c.quant} is the best quant that fits" if better else f"fits at {c.quant}"
-    return f"{q}; {gib:.1f} GiB {where}"
-
-
-# Fine-tunes share their base model's architecture (Qwen2.5-32B, its Coder, QwQ and the R1
-# distill are one layout), so predicted tensor lists are memoized per (architecture, type).
-_TENSOR_MEMO: dict[tuple, list] = {}
-
-
-def _predicted(arch, quant: str) -> list:
-    from .estimate.weights_predict import predict_tensors
-
-    key = (arch, quant)
-    if key not in _TENSOR_MEMO:
-        _TENSOR_MEMO[key] = predict_tensors(arch, quant)
-    return _TENSOR_MEMO[key]
 
 
 def weights_lower_bound(model: ModelDescription, quant: str) -> int:
@@ -214,53 +163,354 @@ def weights_lower_bound(model: ModelDescription, quant: str) -> int:
     return int(model.params.total * base.bits_per_weight / 8 * 0.98) if base else 0
 
 
-def best_choice(model: ModelDescription, ctx: int, devices: list[Device], *, quants=RECOMMENDABLE,
-                min_speed: float | None = None, speed_fn=None, base: RunConfig | None = None) -> Choice:
-    """The highest-quality quant of ``model`` that fits (and is fast enough), else the smallest miss."""
-    base = base or RunConfig(n_ctx=ctx)
-    budget = None
-    if devices[0].free is not None:
-        budget = (_ram_budget(devices) or 0) + sum(d.free or 0 for d in devices[1:] if not d.unified)
-    last: Choice | None = None
-    quants = list(quants)
-    for i, q in enumerate(quants):
-        if budget is not None and i < len(quants) - 1 and weights_lower_bound(model, q) > budget:
-            continue  # cannot fit: not worth predicting (the last type is always evaluated)
+def release_for(model: ModelDescription) -> Release:
+    rel = model.extra.get("release")
+    if isinstance(rel, Release):
+        return rel
+    if isinstance(rel, dict) and rel.get("precision"):
+        return release_from_dict(rel)
+    return release_of(model.extra.get("hf_config"), model.extra.get("hf_id"))
+
+
+def _types_for(model: ModelDescription, release: Release, forced: str | None) -> list[str]:
+    if model.tensors and model.source == "gguf":
+        return [model.quant.label if model.quant and model.quant.label else "file"]
+    if forced:
+        f = forced.upper()
+        if f in release.types:
+            return [f]
+        bits = scoring._bpw(f)
+        top = scoring._bpw(release.lossless) or 16.0
+        if release.lossless == "MXFP4_MOE":
+            top = 4.25
+        if bits is not None and bits < top and release.precision != "MXFP4":
+            return [f]
+        return [release.lossless]  # never above the release: the lossless type stands in
+    return list(release.types)
+
+
+@dataclass(frozen=True)
+class _Ctx:
+    """Everything a plan search depends on besides the model's shape."""
+
+    ctx: int
+    base: RunConfig
+    host: Device
+    gpus: tuple[Device, ...]
+    unified: bool
+    budgets: tuple[int | None, ...]
+    cpu_spec: Any
+    gpu_spec: Any
+    calibration: Any
+    task: str | None
+    min_speed: float | None
+
+
+def _summary(model: ModelDescription, q: str) -> WeightSummary:
+    if model.tensors and model.source == "gguf":
+        return summarize(model.tensors, model.arch, q)
+    return predicted_summary(model.arch, q)
+
+
+def _busiest(totals: tuple[int, ...], budgets: tuple[int | None, ...]) -> float:
+    fr = [t / b for t, b in zip(totals, budgets) if b]
+    return max(fr) if fr else 0.0
+
+
+def _plans(model: ModelDescription, types: list[str], release: Release, c: _Ctx) -> tuple[list[dict], dict | None]:
+    """Every (quant, placement) that fits, scored; plus the smallest miss when none does."""
+    cfg = c.base.with_(n_ctx=c.ctx)
+    b = _bases(model, cfg, c)
+    n = model.arch.n_layer
+    moe_comp = planmod.moe_host_compute(model, cfg) if model.arch.n_expert else 0
+    ram = c.budgets[0]
+    total_budget = (ram or 0) + sum(x or 0 for x in c.budgets[1:]) if not c.unified else (ram or 0)
+    out: list[dict] = []
+    miss: dict | None = None
+    for q in types:
         try:
-            tensors = _predicted(model.arch, q) if not model.tensors else None
-        except Exception:  # a type this architecture cannot take (row sizes): try the next
-            continue
-        c = place(model, q, ctx, devices, tensors, base)
-        c.tensors = tensors if tensors is not None else model.tensors
-        if speed_fn is not None and c.fits:
-            speed_fn(c)
-        last = c
-        if c.fits and (min_speed is None or (c.decode_tps or 0) >= min_speed):
-            c.reason = _reason(c)
-            return c
-    assert last is not None
-    if last.fits and min_speed is not None:
-        last.reason = f"fits at {last.quant} but decodes at ~{last.decode_tps or 0:.1f} tok/s, below --min-speed {min_speed:g}"
-        last.where, last.miss_bytes = FIT_NONE, 0
-    else:
-        last.reason = _reason(last)
-    return last
+            ws = _summary(model, q)
+        except SizeupError:
+            continue  # a type this architecture cannot take (row sizes)
+        cands: list[tuple[str, int, int, tuple[int, ...]]] = []
+        if c.unified or not c.gpus:
+            t = planmod.cpu_totals(ws, b)
+            ok = (ram is None or sum(t) <= ram) and all(
+                g.free is None or t[1 + i] <= g.free for i, g in enumerate(c.gpus)) if c.unified else (
+                ram is None or t[0] <= ram)
+            if ok:
+                cands.append((FIT_GPU if c.unified else FIT_CPU, n + 1 if c.unified else 0, 0, t))
+            else:
+                miss = {"quant": q, "needed": sum(t), "available": total_budget, "summary": ws}
+        else:
+            full = planmod.gpu_totals(ws, b, n + 1)
+            if planmod.fits(full, c.budgets):
+                cands.append((FIT_GPU, n + 1, 0, full))
+            else:
+                ex = fit_n_cpu_moe(ws, b, c.budgets, moe_comp)
+                if ex is not None:
+                    cands.append((FIT_EXPERTS, n + 1, ex.n_cpu_moe, ex.totals))
+                ngl = planmod.max_ngl(ws, b, c.budgets)
+                if ngl > 0:
+                    t = planmod.gpu_totals(ws, b, ngl)
+                    if ram is None or t[0] <= ram:
+                        cands.append((FIT_PARTIAL, ngl, 0, t))
+                cpu = planmod.cpu_totals(ws, b)
+                if ram is None or cpu[0] <= ram:
+                    cands.append((FIT_CPU, 0, 0, cpu))
+                if not cands:
+                    miss = {"quant": q, "needed": cpu[0], "available": total_budget, "summary": ws}
+        for where, ngl, ncmoe, totals in cands:
+            sp = None
+            if c.cpu_spec is not None:
+                gpu = c.gpu_spec if where != FIT_CPU else None
+                sp = plan_speed(ws, model.arch, c.cpu_spec, gpu, ngl if gpu else 0, ncmoe, c.calibration)
+            busiest = _busiest(totals, c.budgets)
+            comps = {"quant": scoring.quant_component(q, release.lossless) if not (model.tensors and model.source == "gguf")
+                     else -max(0.0, scoring.ppl_loss(q)[0])}
+            comps["speed"] = scoring.speed_component(sp.decode_tps if sp else None, c.task)
+            comps.update(scoring.fit_components(where == FIT_PARTIAL, busiest))
+            out.append({"quant": q, "where": where, "ngl": ngl, "n_cpu_moe": ncmoe, "totals": totals,
+                        "busiest": busiest, "speed": sp, "components": comps, "plan_score": sum(comps.values()),
+                        "summary": ws})
+    return out, miss
+
+
+def _bases(model: ModelDescription, cfg: RunConfig, c: _Ctx) -> planmod.Bases:
+    """plan.bases, kept on disk per (shape, config, devices) for catalog models."""
+    from .estimate import summary_cache
+
+    if model.tensors and model.source == "gguf":
+        return planmod.bases(model, cfg, c.host, list(c.gpus), c.unified)
+    # The buffers do not depend on how much memory is free, only on how layers are split over the
+    # GPUs (by their free memory): key on the split fractions, so a run with a little more or less
+    # free RAM finds the same entry.
+    free = [g.free or 0 for g in c.gpus]
+    split = tuple(round(f / sum(free), 3) for f in free) if len(free) > 1 and sum(free) else ()
+    key = summary_cache.key_of((shape_key(model.arch), cfg, len(c.gpus), split, c.unified), "bases")
+    b = summary_cache.get_bases(key, model.arch.n_layer)
+    if b is None:
+        b = planmod.bases(model, cfg, c.host, list(c.gpus), c.unified)
+        summary_cache.put_bases(key, b)
+        return b
+    return planmod.Bases(b.gpu, b.cpu, tuple(free))
+
+
+_PLAN_CACHE: dict[tuple, tuple[list[dict], dict | None]] = {}
+
+
+def _cached_plans(model: ModelDescription, types: list[str], release: Release, c: _Ctx):
+    if model.tensors and model.source == "gguf":
+        return _plans(model, types, release, c)
+    key = (shape_key(model.arch), tuple(types), release.lossless, c)
+    hit = _PLAN_CACHE.get(key)
+    if hit is None:
+        if len(_PLAN_CACHE) > MAX_PLAN_CACHE:
+            _PLAN_CACHE.clear()
+        hit = _PLAN_CACHE[key] = _plans(model, types, release, c)
+    return hit
+
+
+def _exact(model: ModelDescription, c: _Ctx, p: dict) -> MemoryEstimate:
+    """The chosen plan through the full memory model (weights from the summary, experts moved)."""
+    from .estimate.memory import estimate_memory
+
+    n = model.arch.n_layer
+    ngl = -1 if p["ngl"] >= n + 1 else p["ngl"]
+    cfg = c.base.with_(n_ctx=c.ctx, n_gpu_layers=ngl if (c.gpus and p["where"] != FIT_CPU) else 0)
+    devs = [c.host, *c.gpus] if (c.gpus and p["where"] != FIT_CPU) else [c.host]
+    est = estimate_memory(model, cfg, devs, tensors=[])
+    ws: WeightSummary = p["summary"]
+    w = planmod._weights(ws, est.placement.layer_device, est.placement.output_device, len(est.devices) - 1,
+                         p["n_cpu_moe"])
+    for i, d in enumerate(est.devices):
+        d.weights += w[i]
+    if cfg.use_mmap:
+        est.devices[0].weights_mapped = est.devices[0].weights
+    est.rss += w[0]
+    if p["n_cpu_moe"]:
+        extra = planmod.moe_host_compute(model, cfg)
+        est.devices[0].compute += extra
+        est.rss += extra
+        est.notes.append(f"--n-cpu-moe {p['n_cpu_moe']}: routed experts of the first {p['n_cpu_moe']} layers "
+                         f"({sum(ws.exps[:p['n_cpu_moe']]) / 2**30:.1f} GiB) stay in RAM")
+    return est
+
+
+_EXACT_CACHE: dict[tuple, MemoryEstimate] = {}
+
+
+def _exact_cached(model: ModelDescription, c: _Ctx, p: dict) -> MemoryEstimate:
+    """:func:`_exact`, shared by models of one shape (fine-tunes); the estimate is read-only."""
+    if model.tensors and model.source == "gguf":
+        return _exact(model, c, p)
+    key = (shape_key(model.arch), c, p["quant"], p["where"], p["ngl"], p["n_cpu_moe"])
+    hit = _EXACT_CACHE.get(key)
+    if hit is None:
+        if len(_EXACT_CACHE) > MAX_PLAN_CACHE:
+            _EXACT_CACHE.clear()
+        hit = _EXACT_CACHE[key] = _exact(model, c, p)
+    return hit
+
+
+def _device_ok(est: MemoryEstimate, c: _Ctx, where: str) -> bool:
+    ram = c.budgets[0]
+    if c.unified:
+        return (ram is None or est.total <= ram) and all(g.fits is not False for g in est.gpus)
+    host_ok = ram is None or est.host.total <= ram
+    return host_ok and all(g.free is None or g.total <= g.free for g in est.gpus)
+
+
+def best_choice(model: ModelDescription, ctx: int, devices: list[Device], *, quants=None,
+                min_speed: float | None = None, speed_fn=None, base: RunConfig | None = None,
+                hardware=None, calibration=None, task: str | None = None, quant: str | None = None,
+                specs=None) -> Choice:
+    """The best-scoring (quant, placement) of ``model`` that fits (and is fast enough), else the smallest miss.
+
+    ``quants`` restricts the candidate types (default: what the release allows); ``quant``
+    forces one (never above the release precision); ``hardware`` gives the speed model its
+    bandwidths (without it speeds are unknown and do not count).
+    """
+    if model.arch is None:
+        raise SizeupError(f"{model.name}: architecture unknown, cannot plan it")
+    base = base or RunConfig(n_ctx=ctx)
+    release = release_for(model)
+    types = _types_for(model, release, quant)
+    if quants is not None:
+        types = [q for q in quants if q in types or q == "F16"] or types
+        if "F16" in types and "F16" not in release.types and release.lossless in ("BF16",):
+            types = ["BF16" if q == "F16" else q for q in types]
+    if specs is None and hardware is not None:
+        from .bench.calibrate import device_specs
+
+        specs = device_specs(hardware, None, 1)
+    cpu_spec, gpu_spec = specs if specs else (None, None)
+    ram = _ram_budget(devices)
+    gpus = tuple(d for d in devices[1:] if d.kind == "gpu" and (d.free or 0) > 0)
+    unified = any(d.unified for d in gpus)
+    host = Device("CPU", "cpu", ram, devices[0].total)
+    budgets = (ram,) + tuple(g.free for g in gpus)
+    cal = getattr(calibration, "calibration", calibration)
+    c = _Ctx(ctx, base, host, gpus, unified, budgets, cpu_spec, gpu_spec, cal, task, min_speed)
+    plans, miss = _cached_plans(model, types, release, c)
+    ranked = sorted(plans, key=lambda p: -p["plan_score"])
+    fast = [p for p in ranked if min_speed is None or (p["speed"] and p["speed"].decode_tps >= min_speed)]
+    considered = [{"quant": p["quant"], "where": p["where"], "n_gpu_layers": p["ngl"], "n_cpu_moe": p["n_cpu_moe"],
+                   "decode_tps": round(p["speed"].decode_tps, 2) if p["speed"] else None,
+                   "plan_score": round(p["plan_score"], 3)} for p in ranked[:12]]
+    for p in fast:
+        est = None
+        if p["where"] == FIT_PARTIAL:  # the fast path's split is approximate: check, correct the guess
+            est = _exact_cached(model, c, p)
+            for ngl in range(p["ngl"] - 1, max(0, p["ngl"] - 4), -1):
+                if _device_ok(est, c, p["where"]):
+                    break
+                p = {**p, "ngl": ngl}
+                est = _exact_cached(model, c, p)
+            if not _device_ok(est, c, p["where"]):
+                continue
+        sp = p["speed"]
+        needed = est.total if est is not None else sum(p["totals"])
+        ch = Choice(model, p["quant"], ctx, p["where"], p["ngl"], est, needed,
+                    sum(x or 0 for x in budgets) if not unified else (ram or 0),
+                    tight=p["busiest"] > TIGHT_FRACTION, decode_tps=sp.decode_tps if sp else None,
+                    prefill_tps=sp.prefill_tps if sp else None, speed_calibrated=bool(sp and sp.calibrated),
+                    tensors=model.tensors or None, n_cpu_moe=p["n_cpu_moe"], release=release,
+                    summary=p["summary"], busiest=p["busiest"], considered=considered,
+                    memory_fn=(lambda p=p: _exact_cached(model, c, p)) if est is None else None)
+        ch.components = dict(p["components"])
+        if speed_fn is not None:
+            speed_fn(ch)
+            ch.components["speed"] = scoring.speed_component(ch.decode_tps, task)
+        ch.reason = _reason(ch, len(plans))
+        return ch
+    if plans:  # fits, but nothing is fast enough
+        p = ranked[0]
+        est = _exact(model, c, p)
+        sp = p["speed"]
+        ch = Choice(model, p["quant"], ctx, FIT_NONE, p["ngl"], est, est.total, sum(x or 0 for x in budgets),
+                    tight=False, decode_tps=sp.decode_tps if sp else None, n_cpu_moe=p["n_cpu_moe"],
+                    release=release, summary=p["summary"], considered=considered)
+        ch.reason = (f"fits at {p['quant']} but decodes at ~{ch.decode_tps or 0:.1f} tok/s at best, "
+                     f"below --min-speed {min_speed:g}")
+        return ch
+    if miss is None:
+        raise SizeupError(f"{model.name}: no quantization type in {', '.join(types)} can be sized for this architecture")
+    needed, avail = miss["needed"], miss["available"]
+    ch = Choice(model, miss["quant"], ctx, FIT_NONE, 0, None, needed, avail, tight=False,
+                miss_bytes=max(0, needed - avail), release=release, summary=miss["summary"])
+    ch.reason = _reason(ch, 0)
+    return ch
+
+
+def _reason(c: Choice, n_plans: int) -> str:
+    gib = c.needed / 2**30
+    if not c.fits:
+        if c.miss_bytes:
+            return f"needs {gib:.1f} GiB at {c.quant}, {c.miss_bytes / 2**30:.1f} GiB more than is free"
+        return f"needs {gib:.1f} GiB at {c.quant}: no device split fits it"
+    where = {FIT_GPU: "fully on the GPU", FIT_CPU: "on the CPU",
+             FIT_EXPERTS: f"on the GPU with the routed experts of {c.n_cpu_moe} layers in RAM",
+             FIT_PARTIAL: f"{c.n_gpu_layers} layers on the GPU, the rest on the CPU"}[c.where]
+    rel = c.release.precision if c.release else "?"
+    return f"{c.quant} ({rel} release; best of {n_plans} quant x placement plans); {gib:.1f} GiB {where}"
+
+
+def _command(ch: Choice, base: RunConfig, has_gpu: bool) -> RunCommand:
+    from .advice.run_command import build
+
+    m = ch.model
+    r = base.with_(n_ctx=ch.ctx)
+    gguf = m.path if (m.source == "gguf" and m.path) else None
+    fa = r.flash_attn in (True, "auto") and m.arch.name != "grok"  # as config.resolve / estimate_memory
+    return build(quant=ch.quant, ctx=ch.ctx, n_gpu_layers=ch.n_gpu_layers if ch.where != FIT_CPU else 0,
+                 n_layer=m.arch.n_layer, n_cpu_moe=ch.n_cpu_moe, hf_id=m.extra.get("hf_id"),
+                 gguf_path=str(gguf) if gguf else None, ollama_tag=m.extra.get("ollama"), type_k=r.type_k,
+                 type_v=r.type_v, flash_attn=fa, n_parallel=r.n_parallel, has_gpu=has_gpu and ch.where != FIT_CPU)
 
 
 def recommend(models: list[ModelDescription], hardware, *, ctx: int = 8192, task: str | None = None,
               min_speed: float | None = None, speed_fn=None, base: RunConfig | None = None,
-              progress=None) -> list[Choice]:
+              progress=None, calibration=None, quant: str | None = None,
+              evidence: EvidenceModel | None = None) -> list[Choice]:
     """Every model's best choice on ``hardware``, fitting ones first, best score first."""
+    from .bench.calibrate import device_specs
+
     devices = devices_from_hardware(hardware)
+    specs = device_specs(hardware, None, 1)
+    base = base or RunConfig(n_ctx=ctx)
+    ev = evidence or EvidenceModel(models)
+    has_gpu = any(d.kind == "gpu" for d in devices[1:])
     out = []
     for i, m in enumerate(models):
-        c = best_choice(m, ctx, devices, min_speed=min_speed, speed_fn=speed_fn, base=base)
-        score(c, task)
+        c = best_choice(m, ctx, devices, min_speed=min_speed, speed_fn=speed_fn, base=base, calibration=calibration,
+                        task=task, quant=quant, specs=specs)
+        score(c, task, ev)
+        if c.fits:
+            c.command = _command(c, base, has_gpu)
         out.append(c)
         if progress:
             progress(i + 1, len(models))
     out.sort(key=lambda c: (not c.fits, -c.score if c.fits else c.miss_bytes))
+    from .estimate import summary_cache
+
+    summary_cache.save()
     return out
+
+
+def score(choice: Choice, task: str | None, evidence: EvidenceModel | None = None) -> None:
+    """Fill ``choice.score`` and its components (see :mod:`sizeup.scoring`)."""
+    m = choice.model
+    ev = evidence or EvidenceModel([m])
+    cap = ev.capability(m, task)
+    choice.capability = cap
+    comps = {"capability": cap.value}
+    plan = choice.components or {}
+    for k in ("quant", "speed", "fit", "headroom"):
+        comps[k] = plan.get(k, 0.0)
+    comps.update(scoring.model_components(m.extra.get("tags", []), m.extra.get("released", ""), task))
+    choice.components = comps
+    choice.score = sum(comps.values())
 
 
 def collapse_variants(choices: list[Choice]) -> list[tuple[Choice, list[Choice]]]:
@@ -278,3 +528,7 @@ def collapse_variants(choices: list[Choice]) -> list[tuple[Choice, list[Choice]]
             groups[key] = (c, [])
             order.append(key)
     return [groups[k] for k in order]
+
+
+__all__ = ["Choice", "FIT_CPU", "FIT_EXPERTS", "FIT_GPU", "FIT_NONE", "FIT_PARTIAL", "RECOMMENDABLE", "best_choice",
+           "collapse_variants", "recommend", "score", "weights_lower_bound"]

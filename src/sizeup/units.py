@@ -10,21 +10,36 @@ _SIZE_UNITS = {"": 1, "b": 1, "k": 1024, "kb": 1000, "kib": 1024, "m": 1024**2, 
                "g": 1024**3, "gb": 1000**3, "gib": 1024**3, "t": 1024**4, "tb": 1000**4, "tib": 1024**4}
 
 
+MAX_SIZE = 2**60  # 1 EiB: far above any memory, small enough that float math stays exact-ish
+MAX_COUNT = 2**40  # tokens, layers, anything counted
+
+
+def _shown(text: object) -> str:
+    s = str(text)
+    return s if len(s) <= 40 else s[:37] + "..."
+
+
 def parse_size(text: str) -> int:
-    """Bytes from "24G", "24GiB", "24 GB" (GB = 10^9, G and GiB = 2^30), "1024"."""
-    m = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([a-zA-Z]*)\s*", str(text))
-    if not m or m.group(2).lower() not in _SIZE_UNITS:
-        raise SizeupError(f"not a size: '{text}' (use e.g. 24G, 16GiB, 64GB)")
-    return int(float(m.group(1)) * _SIZE_UNITS[m.group(2).lower()])
+    """Bytes from "24G", "24GiB", "24 GB" (GB = 10^9, G and GiB = 2^30), "1024"; at most 1 EiB."""
+    m = re.fullmatch(r"\s*([0-9]{1,20}(?:\.[0-9]{1,20})?)\s*([a-zA-Z]{0,3})\s*", str(text)[:100])
+    if not m or m.group(2).lower() not in _SIZE_UNITS or len(str(text)) > 100:
+        raise SizeupError(f"not a size: '{_shown(text)}' (use e.g. 24G, 16GiB, 64GB)")
+    v = float(m.group(1)) * _SIZE_UNITS[m.group(2).lower()]
+    if v > MAX_SIZE:
+        raise SizeupError(f"size '{_shown(text)}' is over the {MAX_SIZE}-byte limit")
+    return int(v)
 
 
 def parse_count(text: str) -> int:
     """Integers with k/m suffixes as used for context lengths: "32k" = 32768, "128K", "4096"."""
-    m = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([kKmM]?)\s*", str(text))
-    if not m:
-        raise SizeupError(f"not a count: '{text}' (use e.g. 4096, 32k)")
+    m = re.fullmatch(r"\s*([0-9]{1,20}(?:\.[0-9]{1,20})?)\s*([kKmM]?)\s*", str(text)[:100])
+    if not m or len(str(text)) > 100:
+        raise SizeupError(f"not a count: '{_shown(text)}' (use e.g. 4096, 32k)")
     mult = {"": 1, "k": 1024, "m": 1024 * 1024}[m.group(2).lower()]
-    return int(float(m.group(1)) * mult)
+    v = float(m.group(1)) * mult
+    if v > MAX_COUNT:
+        raise SizeupError(f"count '{_shown(text)}' is over the limit of {MAX_COUNT}")
+    return int(v)
 
 
 def fmt_bytes(n: float | int | None, digits: int = 2) -> str:

@@ -145,10 +145,39 @@ CONTROLS: dict[str, Callable[[], bytes]] = {
 }
 
 
+def _hostile() -> dict[str, Callable[[], bytes]]:
+    """Round two (issue 12): files that parse, or fail, in ways aimed at what comes *after* the
+    reader - the renderer, the JSON writer, the estimator, the pickle and zip scanners. Built by
+    :mod:`sizeup.testing.hostile`; ``tests/test_hostile_inputs.py`` checks these bytes against it
+    and runs every command on every file in this folder. Shapes that need megabytes (a value
+    budget, a memo flood, a million tensors) are built at test time instead of committed."""
+    from sizeup.testing import hostile as h
+
+    st_names = {"[/]\x1b]0;pwn\x07": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]},
+                "__metadata__": {"format": "pt", "note": h.HOSTILE_NAME}}
+    return {
+        "hostile_strings.gguf": h.gguf_hostile_strings,
+        "nan_floats.gguf": h.gguf_nan_floats,
+        "vocab_only.gguf": h.gguf_vocab_only,
+        "lfm2_negative_ffn_multiplier.gguf": h.gguf_negative_ffn_multiplier,
+        "many_empty_tensors.gguf": lambda: h.gguf(h.llama_kvs(), [h.tensor_info("token_embd.weight", [64, 8])] + [
+            h.tensor_info(f"blk.{i}.z", [0, 8]) for i in range(2000)], b"\0" * 2048),
+        "protocol0_os_system.pkl": h.pickle_protocol0_os_system,
+        "zip_claiming_2m_members.pt": lambda: h.zip_claiming_members(2_000_000),
+        "zip_claiming_300k_members.bin": lambda: h.zip_claiming_members(300_000),
+        "hostile_names.safetensors": lambda: h.safetensors_bytes(st_names, b"\0" * 4),
+        "header_is_a_list.safetensors": lambda: h.safetensors_bytes("[" + ",".join(["{}"] * 1000) + "]"),
+        "header_nested_deep.safetensors": lambda: h.safetensors_bytes("[" * 5000 + "]" * 5000),
+    }
+
+
+HOSTILE: dict[str, Callable[[], bytes]] = _hostile()
+
+
 def main() -> int:
-    for name, build in [*((n, b) for n, (b, _) in CASES.items()), *CONTROLS.items()]:
+    for name, build in [*((n, b) for n, (b, _) in CASES.items()), *CONTROLS.items(), *HOSTILE.items()]:
         (HERE / name).write_bytes(build())
-    print(f"wrote {len(CASES)} malformed files and {len(CONTROLS)} controls to {HERE}")
+    print(f"wrote {len(CASES)} malformed files, {len(HOSTILE)} hostile files and {len(CONTROLS)} controls to {HERE}")
     return 0
 
 

@@ -59,25 +59,36 @@ class CalibrationInfo:
     def describe(self) -> str:
         c = self.calibration
         where = f" at {self.n_threads} thread(s)" if self.n_threads else ""
+        if getattr(c, "compute_scale", None) or getattr(c, "memory_scale", None) or getattr(c, "prefill_scale", None):
+            parts = [f"{k} x{v:.2f}" for k, v in (("compute", c.compute_scale), ("memory", c.memory_scale),
+                                                  ("prefill", c.prefill_scale)) if v]
+            return f"calibrated from {self.n_runs} run(s){where}: " + ", ".join(parts)
         return (f"calibrated from {self.n_runs} run(s){where}: measured = {c.efficiency:.2f} x model"
                 + (f" + {c.overhead_s * 1e3:.2f} ms/token" if c.overhead_s else ""))
 
 
-def device_specs(hw: Any, n_threads: int | None = None, n_gpu_layers: int = 0):
+def device_specs(hw: Any, n_threads: int | None = None, n_gpu_layers: int = 0, build: Any = None):
     """(cpu, gpu) :class:`~sizeup.estimate.speed.DeviceSpec` for ``hw``; gpu is None when no
     layers are offloaded or the GPU's bandwidth is unknown. Returns (None, None) without a CPU
-    bandwidth figure: a speed prediction from a guessed bandwidth would be noise."""
+    bandwidth figure: a speed prediction from a guessed bandwidth would be noise.
+
+    ``build``: the llama.cpp build's compiled CPU features (:class:`~sizeup.estimate.repack.
+    BuildFeatures`); the SIMD width is what the *build* uses (a generic AVX2 wheel on an AVX-512
+    CPU computes 256 bits at a time), else what the CPU has. The CPU's L3 (else L2) is the cache
+    a model must fit in to run from cache."""
     from ..estimate.speed import DeviceSpec, cpu_peak_flops
 
     if hw is None or not hw.cpu_bandwidth_gbs:
         return None, None
-    feats = set(hw.cpu.features or ())
+    feats = set(build.features) if build is not None and getattr(build, "features", None) else set(hw.cpu.features or ())
     cores = n_threads or hw.cpu.physical_cores or 1
     if hw.cpu.arch in ("aarch64", "arm64"):
         flops = cpu_peak_flops(cores, ASSUMED_CPU_GHZ, simd_bits=128, fma_units=4)
     else:
-        flops = cpu_peak_flops(cores, ASSUMED_CPU_GHZ, simd_bits=512 if "avx512f" in feats else 256)
-    cpu = DeviceSpec("cpu", hw.cpu_bandwidth_gbs * 1e9, flops, hw.cpu.model)
+        bits = 512 if "avx512f" in feats else 256 if "avx2" in feats or "avx" in feats else 128
+        flops = cpu_peak_flops(cores, ASSUMED_CPU_GHZ, simd_bits=bits)
+    cache_kb = getattr(hw.cpu, "l3_kb", None) or getattr(hw.cpu, "l2_kb", None) or 0
+    cpu = DeviceSpec("cpu", hw.cpu_bandwidth_gbs * 1e9, flops, hw.cpu.model, cache_bytes=int(cache_kb) * 1024)
     gpu = None
     if n_gpu_layers != 0 and hw.gpus:
         g = hw.gpus[0]
@@ -100,21 +111,34 @@ def predict_speed(model: Any, cfg: Any, hw: Any, calibration: Any = None) -> dic
         return None
     if model.arch is None:
         return None
-    cpu, gpu = device_specs(hw, cfg.n_threads, cfg.n_gpu_layers)
+    cpu, gpu = device_specs(hw, cfg.n_threads, cfg.n_gpu_layers, build=_installed_build())
     if cpu is None:
         return None
     ngl = model.arch.n_layer + 1 if cfg.n_gpu_layers < 0 else cfg.n_gpu_layers
     tensors = model_tensors(model)
     kw = dict(cpu=cpu, gpu=gpu, n_gpu_layers=ngl if gpu else 0, depth=cfg.n_depth + cfg.n_gen // 2,
               prompt_tokens=max(cfg.n_prompt, 1), bytes_k=_KV_BYTES[cfg.type_k], bytes_v=_KV_BYTES[cfg.type_v],
-              ubatch=cfg.n_ubatch)
+              ubatch=cfg.n_ubatch, build=None if gpu else _installed_build())
     est = estimate_speed(tensors, model.arch, calibration=calibration, **kw)
     # The uncalibrated model's rate: the x axis of calibration points (see speed.calibrate).
-    model_tps = est.decode_tps if calibration is None else estimate_speed(tensors, model.arch, **kw).decode_tps
+    raw = est if calibration is None else estimate_speed(tensors, model.arch, **kw)
+    model_tps = raw.decode_tps
     return {"tg_tps": est.decode_tps, "pp_tps": est.prefill_tps, "bound": est.bound,
-            "calibrated": est.calibrated, "model_tps": model_tps,
+            "calibrated": est.calibrated, "model_tps": model_tps, "regime": est.regime,
+            "memory_time_s": raw.memory_time_s, "compute_time_s": raw.compute_time_s,
+            "pp_model_tps": raw.prefill_model_tps,
             "bytes_per_token": sum(est.bytes_per_token.values()),
             "cpu_bandwidth_gbs": hw.cpu_bandwidth_gbs, "notes": list(est.notes)}
+
+
+def _installed_build():
+    """The installed llama.cpp's compiled features (child probe, cached), or None."""
+    try:
+        from ..llamacpp.sysinfo import installed_build_features
+
+        return installed_build_features()
+    except Exception:  # no engine, or a broken one: fall back to the CPU's features
+        return None
 
 
 def predict_memory(model: Any, cfg: Any, hw: Any) -> dict[str, Any]:
@@ -156,9 +180,15 @@ def record_points(db: Any, hw_fingerprint: str, run_id: int, cfg: Any, speed_pre
         return 0
     features = {"n_threads": cfg.n_threads, "n_gpu_layers": cfg.n_gpu_layers, "n_depth": cfg.n_depth,
                 "bytes_per_token": speed_pred.get("bytes_per_token"),
-                "cpu_bandwidth_gbs": speed_pred.get("cpu_bandwidth_gbs")}
+                "cpu_bandwidth_gbs": speed_pred.get("cpu_bandwidth_gbs"),
+                "memory_time_s": speed_pred.get("memory_time_s"), "compute_time_s": speed_pred.get("compute_time_s"),
+                "regime": speed_pred.get("regime")}
     db.add_calibration_point(hw_fingerprint, run_id, "tg", speed_pred["model_tps"], measured["tg"], features)
-    return 1
+    n = 1
+    if speed_pred.get("pp_model_tps") and measured.get("pp"):
+        db.add_calibration_point(hw_fingerprint, run_id, "pp", speed_pred["pp_model_tps"], measured["pp"], features)
+        n += 1
+    return n
 
 
 def fit_points(points: list[dict[str, Any]], n_threads: int | None = None,
@@ -169,11 +199,12 @@ def fit_points(points: list[dict[str, Any]], n_threads: int | None = None,
     closest to "the whole machine", which is what estimates describe. GPU runs and CPU runs are
     never mixed (``n_gpu_layers`` 0 vs not 0).
     """
-    from ..estimate.speed import calibrate
+    from ..estimate.speed import calibrate, calibrate_regimes
 
-    pts = [p for p in points if p.get("metric") == "tg" and p.get("predicted") and p.get("measured")]
     gpu = bool(n_gpu_layers)
-    pts = [p for p in pts if bool(p["features"].get("n_gpu_layers", 0)) == gpu]
+    ok = [p for p in points if p.get("predicted") and p.get("measured") and isinstance(p.get("features"), dict)
+          and bool(p["features"].get("n_gpu_layers", 0)) == gpu]
+    pts = [p for p in ok if p.get("metric") == "tg"]
     if not pts:
         return None
     threads = n_threads or max(int(p["features"].get("n_threads") or 0) for p in pts)
@@ -181,8 +212,15 @@ def fit_points(points: list[dict[str, Any]], n_threads: int | None = None,
     pts = pts[-MAX_POINTS:]
     if len(pts) < MIN_POINTS:
         return None
+    pp = [p for p in ok if p.get("metric") == "pp" and int(p["features"].get("n_threads") or 0) == threads]
+    parts = [p for p in pts if p["features"].get("memory_time_s") is not None
+             and p["features"].get("compute_time_s") is not None]
     try:
-        cal = calibrate([(p["predicted"], p["measured"]) for p in pts])
+        if parts and len(parts) == len(pts):  # every point knows the roofline's parts: regime-aware fit
+            cal = calibrate_regimes([(p["features"]["memory_time_s"], p["features"]["compute_time_s"], p["measured"],
+                                      p["features"].get("regime")) for p in parts], [(p["predicted"], p["measured"]) for p in pp[-MAX_POINTS:]])
+        else:
+            cal = calibrate([(p["predicted"], p["measured"]) for p in pts])
     except SizeupError:
         return None
     runs = {p.get("run_id") for p in pts}
@@ -205,6 +243,8 @@ def load_calibration(hw: Any, n_threads: int | None = None, n_gpu_layers: int | 
 
 def load_calibration_info(hw: Any, n_threads: int | None = None, n_gpu_layers: int | None = None,
                           db_path: Any = None) -> CalibrationInfo | None:
+    import sqlite3
+
     from ..history import HistoryDB, default_path, hardware_fingerprint
 
     path = db_path or default_path()
@@ -214,8 +254,8 @@ def load_calibration_info(hw: Any, n_threads: int | None = None, n_gpu_layers: i
         if not Path(path).is_file():
             return None
         fp, _ = hardware_fingerprint(hw)
-        with HistoryDB(path) as db:
+        with HistoryDB.reader(path) as db:  # read-only: never migrates, works in a read-only directory
             points = db.calibration_points(fp)
-    except SizeupError:
+    except (SizeupError, sqlite3.Error):
         return None
     return fit_points(points, n_threads, n_gpu_layers)

@@ -6,6 +6,9 @@ servers it does not control (a misconfigured proxy, a half-broken build, a stran
 
 * a timeout on *every* socket operation (connect and each read), so a server that stops sending
   cannot hang a benchmark;
+* a wall-clock *deadline* per request: a server that drips one byte every second, or sends
+  keep-alive comments forever, passes every per-read timeout, so a watchdog timer shuts the
+  socket down when the deadline passes and the request fails with :class:`DeadlineExceeded`;
 * bounded reads: a line longer than :data:`MAX_LINE_BYTES` or a response larger than
   :data:`MAX_RESPONSE_BYTES` is an error, not a memory blow-up;
 * the exact moment each line arrives (``time.perf_counter`` right after ``readline``).
@@ -28,6 +31,7 @@ import http.client
 import json
 import socket
 import ssl
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any, Iterator
@@ -41,6 +45,11 @@ MAX_JSON_BYTES = 8 << 20  # a plain JSON answer (/v1/models, /api/tags): hundred
 MAX_ERROR_BYTES = 64 << 10  # body of an HTTP error we only want the first line of
 MAX_URL_CHARS = 2048
 MAX_MESSAGE_CHARS = 300  # a server's error message as shown to the user
+
+
+def _HEADER_OK(v: str) -> bool:  # noqa: N802 - used like a constant predicate
+    """Printable ASCII only (plus space): no CR/LF header injection, nothing http.client rejects."""
+    return isinstance(v, str) and len(v) <= 8192 and all(32 <= ord(c) < 127 for c in v)
 
 
 class EndpointError(SizeupError):
@@ -59,6 +68,10 @@ class HTTPStatusError(EndpointError):
         super().__init__(f"{text}: {message}" if message else text)
         self.status = status
         self.server_message = message
+
+
+class DeadlineExceeded(ConnectFailed):
+    """The request's wall-clock deadline passed (dripping or endless responses)."""
 
 
 class MalformedStream(EndpointError):
@@ -155,22 +168,59 @@ def message_from_json(obj: Any) -> str | None:
     return None
 
 
+class _Watchdog:
+    """Shuts a connection's socket down at a wall-clock deadline, unblocking any read in progress."""
+
+    def __init__(self, conn: http.client.HTTPConnection, deadline: float, what: str) -> None:
+        self.sock = conn.sock  # kept: http.client drops conn.sock when the response takes it over
+        self.fired = False
+        self.budget = max(0.0, deadline - time.perf_counter())
+        self.what = what
+        self._timer = threading.Timer(self.budget, self._fire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _fire(self) -> None:
+        self.fired = True
+        sock = self.sock
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def cancel(self) -> None:
+        self._timer.cancel()
+
+    def error(self) -> DeadlineExceeded:
+        return DeadlineExceeded(f"{self.what}: no complete answer within its {self.budget:.3g} s deadline "
+                                "(the server sends too slowly or never ends)")
+
+
 class Response:
     """An open HTTP response whose body is read line by line, within bounds and timeouts."""
 
-    def __init__(self, conn: http.client.HTTPConnection, resp: http.client.HTTPResponse, what: str) -> None:
+    def __init__(self, conn: http.client.HTTPConnection, resp: http.client.HTTPResponse, what: str,
+                 watchdog: _Watchdog | None = None) -> None:
         self._conn = conn
         self._resp = resp
+        self._watchdog = watchdog
         self.what = what
         self.status = resp.status
         self.content_type = (resp.getheader("Content-Type") or "").lower()
         self.bytes_read = 0
 
     def close(self) -> None:
+        if self._watchdog is not None:
+            self._watchdog.cancel()
         try:
             self._resp.close()
         finally:
             self._conn.close()
+
+    def _check_deadline(self) -> None:
+        if self._watchdog is not None and self._watchdog.fired:
+            raise self._watchdog.error()
 
     def __enter__(self) -> "Response":
         return self
@@ -186,13 +236,18 @@ class Response:
         the timeout instead of blocking.
         """
         while True:
+            self._check_deadline()
             try:
                 raw = self._resp.readline(max_line + 1)
             except (socket.timeout, TimeoutError):
+                self._check_deadline()
                 raise ConnectFailed(f"{self.what}: timed out waiting for the server to send more") from None
-            except (http.client.IncompleteRead, http.client.HTTPException, ConnectionError, OSError) as e:
+            except (http.client.IncompleteRead, http.client.HTTPException, ConnectionError, OSError, ValueError) as e:
+                self._check_deadline()
                 raise MalformedStream(f"{self.what}: stream broken off ({type(e).__name__})") from None
             now = time.perf_counter()
+            if not raw or not raw.endswith(b"\n"):
+                self._check_deadline()  # a read cut short by the watchdog is a deadline, not an end
             if not raw:
                 return
             self.bytes_read += len(raw)
@@ -206,22 +261,35 @@ class Response:
         try:
             data = self._resp.read(max_bytes + 1)
         except (socket.timeout, TimeoutError):
+            self._check_deadline()
             raise ConnectFailed(f"{self.what}: timed out reading the response") from None
-        except (http.client.HTTPException, ConnectionError, OSError) as e:
+        except (http.client.HTTPException, ConnectionError, OSError, ValueError) as e:
+            self._check_deadline()
             raise MalformedStream(f"{self.what}: response broken off ({type(e).__name__})") from None
+        self._check_deadline()
         if len(data) > max_bytes:
             raise MalformedStream(f"{self.what}: response larger than {max_bytes >> 20} MiB")
         return data
 
 
 def request(base: BaseURL, method: str, route: str, body: Any = None, *, timeout: float,
-            headers: dict[str, str] | None = None) -> Response:
+            headers: dict[str, str] | None = None, deadline: float | None = None) -> Response:
     """Send one request and return the open response; HTTP errors raise :class:`HTTPStatusError`.
 
-    ``timeout`` applies to the connect and to every later socket read (it is not a deadline for
-    the whole response: a long generation that keeps streaming is fine).
+    ``timeout`` applies to the connect and to every later socket read. ``deadline`` (a
+    ``time.perf_counter`` instant) bounds the whole exchange, headers and body: past it the
+    socket is shut down and reads raise :class:`DeadlineExceeded`.
     """
     what = f"{method} {base}{base.path(route)}"
+    if deadline is not None:
+        remaining = deadline - time.perf_counter()
+        if remaining <= 0:
+            raise DeadlineExceeded(f"{what}: its deadline passed before it was sent")
+        timeout = min(timeout, remaining)
+    for k, v in (headers or {}).items():  # http.client raises ValueError/UnicodeError deep inside
+        if not _HEADER_OK(k) or not _HEADER_OK(v):
+            raise EndpointError(f"header {k[:40]!r} has characters HTTP headers cannot carry "
+                                "(line breaks, control or non-ASCII characters)")
     if base.scheme == "https":
         conn: http.client.HTTPConnection = http.client.HTTPSConnection(
             base.host, base.port, timeout=timeout, context=ssl.create_default_context())
@@ -233,7 +301,11 @@ def request(base: BaseURL, method: str, route: str, body: Any = None, *, timeout
         payload = json.dumps(body).encode()
         hdrs["Content-Type"] = "application/json"
     hdrs.update(headers or {})
+    watchdog = None
     try:
+        conn.connect()
+        if deadline is not None:
+            watchdog = _Watchdog(conn, deadline, what)
         conn.request(method, base.path(route), body=payload, headers=hdrs)
         resp = conn.getresponse()
     except ConnectionRefusedError:
@@ -248,10 +320,22 @@ def request(base: BaseURL, method: str, route: str, body: Any = None, *, timeout
     except ssl.SSLError as e:
         conn.close()
         raise ConnectFailed(f"{what}: TLS error: {e.reason or e}") from None
-    except (http.client.HTTPException, OSError) as e:
+    except (http.client.HTTPException, OSError, ValueError) as e:
         conn.close()
+        if watchdog is not None:
+            watchdog.cancel()
+            if watchdog.fired:
+                raise watchdog.error() from None
         raise ConnectFailed(f"{what}: {type(e).__name__}: {e}" if str(e) else f"{what}: {type(e).__name__}") from None
-    r = Response(conn, resp, what)
+    except BaseException:
+        conn.close()
+        if watchdog is not None:
+            watchdog.cancel()
+        raise
+    if watchdog is not None and watchdog.fired:
+        conn.close()
+        raise watchdog.error()
+    r = Response(conn, resp, what, watchdog)
     if resp.status >= 400:
         try:
             msg = error_message(r.read_all(MAX_ERROR_BYTES))
@@ -264,19 +348,22 @@ def request(base: BaseURL, method: str, route: str, body: Any = None, *, timeout
 
 
 def get_json(base: BaseURL, route: str, *, timeout: float, headers: dict[str, str] | None = None,
-             max_bytes: int = MAX_JSON_BYTES) -> Any:
-    """GET ``route`` and parse the JSON body (bounded)."""
-    with request(base, "GET", route, timeout=timeout, headers=headers) as r:
+             max_bytes: int = MAX_JSON_BYTES, deadline: float | None = None) -> Any:
+    """GET ``route`` and parse the JSON body (bounded in bytes, values and time)."""
+    from ..bounded_json import bounded_json_loads
+
+    with request(base, "GET", route, timeout=timeout, headers=headers, deadline=deadline) as r:
         data = r.read_all(max_bytes)
         try:
-            return json.loads(data)
-        except ValueError:
+            return bounded_json_loads(data)
+        except (ValueError, UnicodeDecodeError):
             raise MalformedStream(f"{r.what}: the answer is not JSON") from None
 
 
 # --- stream formats ---------------------------------------------------------------------------
 
 DONE = object()  # sentinel yielded by iter_sse for ``data: [DONE]``
+EMPTY = object()  # sentinel yielded by iter_sse for an event whose data is empty (flagged by callers)
 
 
 def iter_sse(lines: Iterator[tuple[bytes, float]], what: str = "stream") -> Iterator[tuple[Any, float]]:
@@ -294,6 +381,8 @@ def iter_sse(lines: Iterator[tuple[bytes, float]], what: str = "stream") -> Iter
         data.clear()
         if payload.strip() == "[DONE]":
             return DONE
+        if not payload.strip():
+            return EMPTY
         try:
             return json.loads(payload)
         except ValueError:

@@ -39,6 +39,7 @@ class RequestResult:
     output_tokens_exact: bool = False  # from the server's usage/eval_count, not counted chunks
     prompt_tokens: int | None = None
     server: dict[str, float] = field(default_factory=dict)  # server-side timings, when sent
+    flags: list[str] = field(default_factory=list)  # oddities of the server's answer (empty events, absurd counts)
 
     @property
     def e2e_s(self) -> float:
@@ -116,6 +117,7 @@ def summarize_level(results: list[RequestResult], concurrency: int, *, interrupt
         if len(itl) < MAX_ITL_SAMPLES:
             itl.extend(r.itls()[: MAX_ITL_SAMPLES - len(itl)])
     errors = Counter(r.error or "unknown error" for r in failed)
+    flags = Counter(f for r in results for f in r.flags)
     server_keys = sorted({k for r in ok for k in r.server})
     server = {k: dist(r.server[k] for r in ok if k in r.server) for k in server_keys}
     return {
@@ -136,6 +138,7 @@ def summarize_level(results: list[RequestResult], concurrency: int, *, interrupt
         "e2e_s": dist(r.e2e_s for r in ok),
         "server": {k: v for k, v in server.items() if v is not None},
         "errors": [{"message": m, "count": c} for m, c in errors.most_common(10)],
+        "flags": [{"message": m, "count": c} for m, c in flags.most_common(10)],
     }
 
 

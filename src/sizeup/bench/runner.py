@@ -182,11 +182,22 @@ def run_worker(path: str | os.PathLike[str], cfg: BenchConfig, timeout: float = 
         if error:
             raise WorkerFailed(error)
         if rc is not None and rc < 0:
-            raise WorkerFailed(_signal_reason(rc))
+            err.seek(0, os.SEEK_END)
+            err.seek(max(0, err.tell() - MAX_STDERR_TAIL))
+            raise WorkerFailed(_crash_reason(rc, err.read().decode("utf-8", "replace"), python))
         err.seek(0, os.SEEK_END)
         err.seek(max(0, err.tell() - MAX_STDERR_TAIL))
         tail = err.read().decode("utf-8", "replace")
         raise WorkerFailed(f"worker exited with code {rc}" + (f": {_stderr_reason(tail)}" if _stderr_reason(tail) else ""))
+
+
+def _crash_reason(rc: int, tail: str, python: str | None) -> str:
+    """The signal, and the probable cause with its fix when the crash has a known signature."""
+    if -rc == signal.SIGKILL:
+        return _signal_reason(rc)
+    from ..engine.doctor import explain_child_crash
+
+    return f"{_signal_reason(rc)}: {explain_child_crash(rc, tail, python)}"
 
 
 def _kill(proc: subprocess.Popen) -> None:

@@ -55,6 +55,12 @@ DEFAULT_DURATION_S = 60.0
 DEFAULT_PROMPT_TOKENS = 256
 DEFAULT_MAX_TOKENS = 128
 DEFAULT_READ_TIMEOUT_S = 120.0
+DEFAULT_REQUEST_TIMEOUT_S = 600.0  # wall limit of one request when no --duration bounds it
+DISCOVERY_S = 30.0  # wall budget of discovery (/v1/models, /api/tags), all probes together
+LEVEL_GRACE_S = 10.0  # in-flight requests may finish this long after a level's --duration
+# A server-reported output count above max_tokens plus this slack cannot be true (some servers
+# count an end-of-generation token): it is flagged and the counted chunks are used instead.
+TOKEN_COUNT_SLACK = 16
 
 # Path suffixes users paste with the URL -> (api, route). Longest first.
 _KNOWN_PATHS: tuple[tuple[str, str, str | None], ...] = (
@@ -82,6 +88,7 @@ class Target:
     headers: dict[str, str] = field(default_factory=dict)
     timeout: float = DEFAULT_READ_TIMEOUT_S
     ignore_eos: bool = False
+    request_timeout: float = DEFAULT_REQUEST_TIMEOUT_S  # wall-clock limit of one request
 
     @property
     def path(self) -> str:
@@ -134,7 +141,8 @@ def _model_names(api: str, listing: Any) -> list[dict[str, Any]]:
     return out
 
 
-def discover(base: hs.BaseURL, api: str, *, timeout: float, headers: dict[str, str]) -> tuple[str, list[dict[str, Any]] | None, str | None]:
+def discover(base: hs.BaseURL, api: str, *, timeout: float, headers: dict[str, str],
+             deadline: float | None = None) -> tuple[str, list[dict[str, Any]] | None, str | None]:
     """Which API the server speaks and which models it lists.
 
     ``auto`` probes ``/v1/models`` then ``/api/tags``. Ollama answers both, and its native API
@@ -148,7 +156,7 @@ def discover(base: hs.BaseURL, api: str, *, timeout: float, headers: dict[str, s
     problems: dict[str, str] = {}
     for a in order:
         try:
-            listing = hs.get_json(base, probes[a], timeout=timeout, headers=headers)
+            listing = hs.get_json(base, probes[a], timeout=timeout, headers=headers, deadline=deadline)
             found[a] = _model_names(a, listing)
         except hs.ConnectFailed:
             raise
@@ -314,10 +322,16 @@ def _consume_openai(resp: hs.Response, t: Target, r: RequestResult, max_tokens: 
                                  f"{resp.content_type or 'missing'}); it ignores stream: true")
     usage_out = usage_in = None
     finished = False
+    empty = 0
     for obj, at in hs.iter_sse(resp.lines(), what):
         if obj is hs.DONE:
             finished = True
             break
+        if obj is hs.EMPTY:
+            empty += 1
+            if empty > _max_chunks(max_tokens):
+                raise hs.MalformedStream(f"{what}: {empty} empty events")
+            continue
         if not isinstance(obj, dict):
             raise hs.MalformedStream(f"{what}: a chunk is not a JSON object")
         if "error" in obj:
@@ -339,11 +353,28 @@ def _consume_openai(resp: hs.Response, t: Target, r: RequestResult, max_tokens: 
             raise hs.MalformedStream(f"{what}: {len(r.token_times)} content chunks for at most {max_tokens} tokens")
     if not finished:
         raise hs.MalformedStream(f"{what}: stream ended before 'data: [DONE]' (truncated)")
-    if usage_out is not None:
-        r.output_tokens, r.output_tokens_exact = usage_out, True
-    else:
-        r.output_tokens, r.output_tokens_exact = len(r.token_times), False
+    if empty:
+        r.flags.append("empty events in the stream (data with no payload)")
+    r.output_tokens, r.output_tokens_exact = _checked_output(r, usage_out, max_tokens)
     r.prompt_tokens = usage_in
+
+
+def _checked_output(r: RequestResult, reported: int | None, max_tokens: int) -> tuple[int, bool]:
+    """(output tokens, exact?): the server's own count when it is believable, else the counted
+    chunks, flagged. A count far above what was asked for (16.7M for a 4-token request), or a
+    count with no content at all, is the server's bug, never an exact figure."""
+    chunks = len(r.token_times)
+    if reported is None:
+        if chunks == 0:
+            r.flags.append("no content in the stream")
+        return chunks, False
+    if reported > max_tokens + TOKEN_COUNT_SLACK:
+        r.flags.append(f"server reported more output tokens than requested (max {max_tokens}); counted chunks used")
+        return chunks, False
+    if reported > 0 and chunks == 0:
+        r.flags.append("server reported output tokens but streamed no content; counted chunks used")
+        return chunks, False
+    return reported, True
 
 
 def _consume_ollama(resp: hs.Response, t: Target, r: RequestResult, max_tokens: int) -> None:
@@ -370,15 +401,11 @@ def _consume_ollama(resp: hs.Response, t: Target, r: RequestResult, max_tokens: 
         if obj.get("done") is True:
             done = True
             r.server.update(ollama_timings(obj))
-            ec = _count(obj.get("eval_count"))
-            if ec is not None:
-                r.output_tokens, r.output_tokens_exact = ec, True
+            r.output_tokens, r.output_tokens_exact = _checked_output(r, _count(obj.get("eval_count")), max_tokens)
             r.prompt_tokens = _count(obj.get("prompt_eval_count"))
             break
     if not done:
         raise hs.MalformedStream(f"{what}: stream ended before the final 'done: true' line (truncated)")
-    if r.output_tokens is None:
-        r.output_tokens, r.output_tokens_exact = len(r.token_times), False
 
 
 def ollama_timings(final: dict[str, Any]) -> dict[str, float]:
@@ -407,13 +434,17 @@ def ollama_timings(final: dict[str, Any]) -> dict[str, float]:
     return out
 
 
-def send_one(t: Target, prompt: str, max_tokens: int) -> RequestResult:
-    """One streamed request; failures come back as ``ok=False`` with one line of error."""
+def send_one(t: Target, prompt: str, max_tokens: int, deadline: float | None = None) -> RequestResult:
+    """One streamed request; failures come back as ``ok=False`` with one line of error.
+
+    It ends by ``deadline`` (its phase's) and never runs longer than ``t.request_timeout``."""
     body = request_body(t, prompt, max_tokens)
     t0 = time.perf_counter()
     r = RequestResult(ok=False, t_start=t0, t_end=t0)
+    own = t0 + t.request_timeout
     try:
-        with hs.request(t.base, "POST", t.path, body, timeout=t.timeout, headers=t.headers) as resp:
+        with hs.request(t.base, "POST", t.path, body, timeout=t.timeout, headers=t.headers,
+                        deadline=own if deadline is None else min(own, deadline)) as resp:
             (_consume_ollama if t.api == "ollama" else _consume_openai)(resp, t, r, max_tokens)
         r.ok = True
     except hs.EndpointError as e:
@@ -458,6 +489,10 @@ def add_endpoint_arguments(parser: argparse.ArgumentParser) -> None:
         help="untimed requests before the first level (loads the model; default 1)")
     add("--read-timeout", metavar="S", type=float, default=DEFAULT_READ_TIMEOUT_S,
         help=f"seconds to wait for the connection and for each piece of the stream (default {DEFAULT_READ_TIMEOUT_S:g})")
+    add("--request-timeout", metavar="S", type=float, default=DEFAULT_REQUEST_TIMEOUT_S,
+        help="wall-clock limit of one request, whatever the server sends (default "
+             f"{DEFAULT_REQUEST_TIMEOUT_S:g}); with --duration, in-flight requests also end "
+             f"{LEVEL_GRACE_S:g} s after the level's duration at the latest")
     add("--ignore-eos", action="store_true",
         help="ask the server to always generate --max-tokens (llama-server and vLLM extension)")
     add("--api-key", metavar="KEY", help="bearer token for servers that require one")
@@ -481,6 +516,7 @@ class EndpointSettings:
     timeout: float
     ignore_eos: bool
     api_key: str | None
+    request_timeout: float = DEFAULT_REQUEST_TIMEOUT_S
 
 
 def _single(v: Any, flag: str, default: int) -> int:
@@ -543,8 +579,19 @@ def settings_from_args(args: argparse.Namespace) -> EndpointSettings:
         warmup=0 if getattr(args, "no_warmup", False) else num("warmup", "--warmup", 0, 100, 1),
         timeout=num("read_timeout", "--read-timeout", 0.1, 3600, DEFAULT_READ_TIMEOUT_S, float),
         ignore_eos=bool(getattr(args, "ignore_eos", False)),
-        api_key=getattr(args, "api_key", None),
+        api_key=_api_key(getattr(args, "api_key", None)),
+        request_timeout=num("request_timeout", "--request-timeout", 0.1, MAX_DURATION_S, DEFAULT_REQUEST_TIMEOUT_S, float),
     )
+
+
+def _api_key(key: Any) -> str | None:
+    """A bearer token that can travel in an HTTP header: printable ASCII, no spaces or line breaks."""
+    if key is None:
+        return None
+    k = str(key)
+    if not k or len(k) > 4096 or not all(33 <= ord(c) < 127 for c in k):
+        raise SizeupError("--api-key must be printable ASCII without spaces, line breaks or control characters")
+    return k
 
 
 def resolve_target(s: EndpointSettings, note: Callable[[str], None] = lambda m: None) -> Target:
@@ -556,13 +603,14 @@ def resolve_target(s: EndpointSettings, note: Callable[[str], None] = lambda m: 
     elif api != "auto" and api_hint and api_hint != api:
         raise SizeupError(f"the URL path is {api_hint}'s API but --api is {api}")
     headers = {"Authorization": f"Bearer {s.api_key}"} if s.api_key else {}
-    api, models, why = discover(base, api, timeout=min(s.timeout, 30.0), headers=headers)
+    api, models, why = discover(base, api, timeout=min(s.timeout, DISCOVERY_S), headers=headers,
+                                deadline=time.perf_counter() + min(s.timeout, DISCOVERY_S))
     model, info, msg = choose_model(models, s.model, why)
     if msg:
         note(msg)
     route = "generate" if api == "ollama" else (route_hint or s.route or "chat")
     return Target(base=base, api=api, route=route, model=model, model_info=info, headers=headers,
-                  timeout=s.timeout, ignore_eos=s.ignore_eos)
+                  timeout=s.timeout, ignore_eos=s.ignore_eos, request_timeout=s.request_timeout)
 
 
 def _store_level(db: Any, t: Target, s: EndpointSettings, level: Any, summary: dict[str, Any]) -> int:
@@ -609,11 +657,15 @@ def run_endpoint_bench(args: argparse.Namespace) -> int:
 
     s = settings_from_args(args)
     as_json = bool(getattr(args, "json", False))
-    progress = (lambda m: print(f"sizeup: {m}", file=sys.stderr))
+    from ..render.safe import one_line
+
+    progress = (lambda m: print(f"sizeup: {one_line(m)}", file=sys.stderr))
     t = resolve_target(s, note=progress)
 
+    # Warm-up loads the model (slow on a cold server): all of it within one --read-timeout.
+    warm_deadline = time.perf_counter() + s.timeout
     for i in range(s.warmup):
-        r = send_one(t, build_prompt(s.prompt_tokens, -1 - i), s.max_tokens)
+        r = send_one(t, build_prompt(s.prompt_tokens, -1 - i), s.max_tokens, deadline=warm_deadline)
         if not r.ok:
             raise SizeupError(r.error or "warm-up request failed")
 
@@ -630,9 +682,11 @@ def run_endpoint_bench(args: argparse.Namespace) -> int:
     try:
         for c in s.concurrency:
             first = counter
+            # no new request after --duration; in-flight ones are cut LEVEL_GRACE_S later
+            hard = time.perf_counter() + s.duration + min(s.timeout, LEVEL_GRACE_S) if s.duration else None
 
-            def send(i: int) -> RequestResult:
-                return send_one(t, build_prompt(s.prompt_tokens, i), s.max_tokens)
+            def send(i: int, hard: float | None = hard) -> RequestResult:
+                return send_one(t, build_prompt(s.prompt_tokens, i), s.max_tokens, deadline=hard)
 
             try:
                 level = run_level(send, c, s.requests, s.duration, first_index=first, stop=stop)
@@ -650,7 +704,8 @@ def run_endpoint_bench(args: argparse.Namespace) -> int:
                 except (SizeupError, sqlite3.Error) as e:  # a locked or full disk must not cost the numbers
                     warn(f"could not store level {c} in the history: {e}")
             progress(f"concurrency {c}: {summary['ok']}/{summary['requests']} ok in {summary['wall_s']:.1f} s"
-                     + (f", first error: {summary['errors'][0]['message']}" if summary["errors"] else ""))
+                     + (f", first error: {summary['errors'][0]['message']}" if summary["errors"] else "")
+                     + (f", flagged: {summary['flags'][0]['message']}" if summary["flags"] else ""))
             if interrupted or summary["ok"] == 0:
                 break  # a level where nothing worked will not work with more clients
     except KeyboardInterrupt:
@@ -717,16 +772,15 @@ def report_rows(rep: dict[str, Any]) -> list[tuple[str, list[str]]]:
 
 def render_report(rep: dict[str, Any]) -> None:
     """A rich table: one column per concurrency level, one row per metric."""
-    from rich.table import Table
-
     from ..cli.output import console
+    from ..render.safe import TextTable, plain, safe_text
 
     levels = rep["levels"]
     exact = all(lv["output_tokens_exact"] for lv in levels if lv["ok"])
     ptoks = [lv["prompt_tokens_mean"] for lv in levels if lv["prompt_tokens_mean"] is not None]
     model = rep["model"].replace("\\", "/").rsplit("/", 1)[-1] or rep["model"]  # a served file path: its name
     prompt = f"~{rep['prompt_tokens_requested']}" + (f" (server counted {ptoks[0]:.0f})" if ptoks else "")
-    tab = Table(title=f"{model} @ {rep['url']}", title_justify="left",
+    tab = TextTable(title=f"{safe_text(model)} @ {safe_text(rep['url'])}", title_justify="left",
                 caption=f"prompt {prompt} tokens, up to {rep['max_tokens']} generated per request",
                 caption_justify="left")
     tab.add_column("concurrency")
@@ -745,4 +799,6 @@ def render_report(rep: dict[str, Any]) -> None:
                   "stream chunks, approximate")
     for lv in levels:
         for e in lv["errors"][:3]:
-            con.print(f"concurrency {lv['concurrency']}: {e['count']} failed: {e['message']}")
+            con.print(plain(f"concurrency {lv['concurrency']}: {e['count']} failed: {e['message']}"))
+        for f in lv.get("flags", [])[:3]:
+            con.print(plain(f"concurrency {lv['concurrency']}: {f['count']} flagged: {f['message']}"))

@@ -14,6 +14,8 @@ COMMANDS: list[tuple[str, str]] = [
     ("estimate", "estimate"),
     ("table", "table"),
     ("context", "context"),
+    ("search", "search"),
+    ("try", "try_models"),
     ("hw", "hw"),
     ("inspect", "inspect"),
     ("scan", "scan"),
@@ -22,6 +24,10 @@ COMMANDS: list[tuple[str, str]] = [
     ("compare", "compare"),
     ("quantize", "quantize"),
     ("quality", "quality"),
+    ("report", "report"),
+    ("catalog", "catalog"),
+    ("doctor", "doctor"),
+    ("engine", "engine"),
     ("fetch-test-models", "fetch_test_models"),
 ]
 DEFAULT_COMMAND = "fit"
@@ -33,8 +39,23 @@ def _version() -> str:
     return __version__
 
 
+class OneLineArgumentParser(argparse.ArgumentParser):
+    """argparse with the one-line error contract: ``sizeup: error: ...`` on stderr, exit 2.
+
+    argparse's own ``error`` prints the whole usage block first; here the message (with the
+    sub-command's prog name) is the only line, and it is escaped like every other error line.
+    """
+
+    def error(self, message: str):  # type: ignore[override]
+        from ..render.safe import one_line
+
+        command = self.prog.split(" ", 1)[1] + ": " if " " in self.prog else ""
+        sys.stderr.write(f"sizeup: error: {one_line(command + message)} (see {self.prog} --help)\n")
+        sys.exit(2)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineArgumentParser(
         prog="sizeup",
         description=(
             "Which model, at which quantization and context length, runs on this machine - how fast, "
@@ -57,6 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     from ..errors import SizeupError
+    from ..render.safe import one_line
 
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
@@ -71,8 +93,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(run(args) or 0)
     except SizeupError as e:
-        print(f"sizeup: error: {e}", file=sys.stderr)
+        print(f"sizeup: error: {one_line(e)}", file=sys.stderr)
         return e.exit_code
+    except OSError as e:  # PermissionError and friends on a path the user gave: one line, exit 2
+        if isinstance(e, BrokenPipeError):
+            return 0
+        where = f"{e.filename}: " if e.filename else ""
+        print(f"sizeup: error: {one_line(where + (e.strerror or type(e).__name__))}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("sizeup: interrupted", file=sys.stderr)
         return 130
@@ -81,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as e:  # last line of defence: one line, never a traceback, unless asked
         if os.environ.get("SIZEUP_DEBUG"):
             raise
-        print(f"sizeup: internal error: {type(e).__name__}: {e} (set SIZEUP_DEBUG=1 for a traceback)", file=sys.stderr)
+        print(f"sizeup: internal error: {type(e).__name__}: {one_line(e, 500)} (set SIZEUP_DEBUG=1 for a traceback)", file=sys.stderr)
         return 1
 
 

@@ -79,6 +79,9 @@ class RunConfig:
     tensor_split: tuple[float, ...] = ()
     main_gpu: int = 0
     use_mmap: bool = True
+    # --repack / --no-repack: let the CPU backend repack weights into interleaved layouts
+    # (llama_model_params.use_extra_bufts, default on); see sizeup.estimate.repack.
+    repack: bool = True
     offload_kqv: bool = True
     swa_full: bool = False
     n_threads: int | None = None

@@ -17,6 +17,19 @@ Two views of host memory are reported, because they answer different questions:
   are reserved but not touched unless every token's logits are requested). ``weights_mapped``
   says how much of the host's weights are file-backed page cache (reclaimable, shared between
   processes that map the same file) rather than anonymous memory.
+
+On the CPU llama.cpp repacks some weights into interleaved copies (:mod:`.repack`). With mmap
+their original pages were read through the mapping too, so ``rss`` (the peak, what ``top`` and
+the OOM killer see) counts those bytes twice, while ``working_set`` (what must stay resident to
+run without re-reading the file) counts them once.
+
+``llama_fit`` per device is llama.cpp's own reservation as ``llama-fit-params --fit-print on``
+prints it (``common_fit_print``: ``llama_get_memory_breakdown`` summed per device, host buffer
+types into "Host"): ``model`` = weights in that device's buffers (on the host only *host* buffer
+types count, so CPU_REPACK weights are left out, as llama.cpp does), ``context`` = KV cache +
+recurrent state (the output buffer is not part of the breakdown), ``compute`` = the scheduler's
+reserved compute buffer for a worst-case micro-batch whose logits rows are ``n_outputs_max``
+(llama.cpp's library default n_batch unless the config says otherwise).
 """
 
 from __future__ import annotations
@@ -27,9 +40,11 @@ from typing import Any
 from ..errors import SizeupError
 from ..model import Architecture, ModelDescription, TensorInfo
 from . import buffers
-from .config import Resolved, RunConfig, resolve
+from .config import Resolved, RunConfig, outputs_max, resolve
 from .kv_cache import CacheEstimate, cache_estimate
-from .placement import CPU, Device, Placement, devices_from_hardware, place_layers, weights_by_device
+from .placement import (CPU, Device, Placement, devices_from_hardware, is_input_tensor, place_layers, tensor_layer,
+                        weights_by_device)
+from .repack import BuildFeatures, features_from_cpu, host_figures, plan_repack
 
 
 @dataclass
@@ -38,6 +53,7 @@ class DeviceMemory:
     kind: str  # cpu | gpu
     weights: int = 0
     weights_mapped: int = 0  # of ``weights``: file-backed (mmap) pages
+    weights_repacked: int = 0  # of ``weights``: copied into CPU_REPACK buffers (anonymous memory)
     kv: int = 0
     recurrent: int = 0
     compute: int = 0
@@ -46,6 +62,7 @@ class DeviceMemory:
     free: int | None = None
     layers: int = 0  # repeating layers placed here (+ output counted separately)
     has_output: bool = False
+    llama_fit: dict[str, int] = field(default_factory=dict)  # llama-fit-params' model/context/compute
 
     @property
     def total(self) -> int:
@@ -70,9 +87,11 @@ class MemoryEstimate:
     devices: list[DeviceMemory]
     cache: CacheEstimate
     placement: Placement
-    rss: int  # expected resident host memory after a prompt (see module docstring)
+    rss: int  # expected peak resident host memory after a prompt (see module docstring)
     compute_dominant: str
     notes: list[str] = field(default_factory=list)
+    working_set: int = 0  # host memory that must stay resident (repacked originals not counted)
+    build: str = ""  # where the CPU build features came from: "llama.cpp" | "cpu" | ""
 
     def _sum(self, key: str) -> int:
         return sum(getattr(d, key) for d in self.devices)
@@ -134,21 +153,29 @@ class MemoryEstimate:
             "devices": [d.to_dict() for d in self.devices],
             "totals": {"weights": self.weights, "kv": self.kv, "recurrent": self.recurrent, "compute": self.compute,
                        "output": self.output, "overhead": self.overhead, "total": self.total,
-                       "llama_reported": self.llama_total, "rss": self.rss},
+                       "llama_reported": self.llama_total, "rss": self.rss, "peak_rss": self.rss,
+                       "working_set": self.working_set, "repacked": self._sum("weights_repacked")},
             "kv_cache": {"cells_full": self.cache.cells_full, "cells_swa": self.cache.cells_swa,
                          "n_stream": self.cache.n_stream, "k_bytes": self.cache.k_bytes,
                          "v_bytes": self.cache.v_bytes, "recurrent_bytes": self.cache.recurrent_bytes},
             "layers_on_gpu": self.placement.n_offloaded,
+            "cpu_build_features": self.build,
             "compute_dominant": self.compute_dominant,
             "fits": self.fits,
             "notes": list(self.notes),
         }
 
 
+def _holding_data(tensors: list[TensorInfo]) -> list[TensorInfo]:
+    """Tensors with at least one element: an empty one holds no memory and costs no compute, and a
+    hostile file may list a million of them (every estimate walks the list several times)."""
+    return tensors if all(t.n_elements for t in tensors) else [t for t in tensors if t.n_elements]
+
+
 def model_tensors(model: ModelDescription, ftype: str | None = None) -> list[TensorInfo]:
     """The model's tensors: exact from its file, else predicted from its architecture for ``ftype``."""
     if model.tensors and (ftype is None or (model.quant and model.quant.label == ftype and model.source == "gguf")):
-        return model.tensors
+        return _holding_data(model.tensors)
     if model.arch is None:
         raise SizeupError(f"{model.name}: no architecture known, cannot estimate memory")
     try:
@@ -158,7 +185,7 @@ def model_tensors(model: ModelDescription, ftype: str | None = None) -> list[Ten
     label = ftype or (model.quant.label if model.quant and model.quant.label else "Q4_K_M")
     if model.tensors and model.source == "gguf":
         # the same file re-quantized: keeps its exact tensor set and shapes
-        return requantized_tensors(model.tensors, model.arch, label)
+        return requantized_tensors(_holding_data(model.tensors), model.arch, label)
     return predict_tensors(model.arch, label)
 
 
@@ -170,7 +197,8 @@ def _arch(model: ModelDescription) -> Architecture:
 
 def estimate_memory(model: ModelDescription, cfg: RunConfig, devices: list[Device] | None = None,
                     hardware: Any = None, tensors: list[TensorInfo] | None = None,
-                    ftype: str | None = None, n_tokens_used: int | None = None) -> MemoryEstimate:
+                    ftype: str | None = None, n_tokens_used: int | None = None,
+                    build: BuildFeatures | None = None) -> MemoryEstimate:
     """Per-device memory for running ``model`` in llama.cpp with ``cfg``.
 
     ``devices``: CPU first, then GPUs (see :class:`~.placement.Device`); default from ``hardware``
@@ -178,6 +206,8 @@ def estimate_memory(model: ModelDescription, cfg: RunConfig, devices: list[Devic
     list (e.g. a predicted quant mix); ``ftype`` asks for the predicted mix of that quant type.
     ``n_tokens_used``: tokens actually in the cache when ``rss`` is taken (default: a full
     context, the worst case); llama.cpp sizes masks and KQ by the used cells rounded up to 256.
+    ``build``: the CPU features the llama.cpp build was compiled with (decides which weights are
+    repacked); default: a build tuned for ``hardware``'s CPU, else no repack is modelled.
     """
     arch = _arch(model)
     if devices is None:
@@ -202,8 +232,14 @@ def estimate_memory(model: ModelDescription, cfg: RunConfig, devices: list[Devic
     # weights
     for dev, b in weights_by_device(ts, placement, arch.n_layer).items():
         slot(dev).weights += b
+    if build is None and hardware is not None and getattr(getattr(hardware, "cpu", None), "features", None):
+        build = features_from_cpu(hardware.cpu.features)
+    # repack: only CPU-placed weights, only in a CPU-only run (a GPU build's pinned host buffer
+    # type comes before the CPU extra buffer types, so CPU layers are not repacked there)
+    if cfg.repack and build is not None and not (gpus and placement.n_offloaded):
+        mem[0].weights_repacked = plan_repack(cpu_tensors(ts, placement, arch.n_layer), build).bytes
     if cfg.use_mmap:
-        mem[0].weights_mapped = mem[0].weights
+        mem[0].weights_mapped = mem[0].weights - mem[0].weights_repacked
     for il, dev in enumerate(placement.layer_device):
         slot(dev).layers += 1
     slot(placement.output_device).has_output = True
@@ -253,7 +289,30 @@ def estimate_memory(model: ModelDescription, cfg: RunConfig, devices: list[Devic
     if gpus and placement.n_offloaded and CPU not in by_dev:
         touched = mem[0].compute
     h = mem[0]
-    rss = h.weights + h.kv + h.recurrent + h.output + h.overhead + min(touched, h.compute)
+    resident = h.weights + h.kv + h.recurrent + h.output + h.overhead + min(touched, h.compute)
+    hf = host_figures(resident, h.weights_repacked, cfg.use_mmap)
+    rss = hf.peak_rss
+    if hf.mapped_duplicate:
+        notes.append(f"llama.cpp repacks {h.weights_repacked / 2**30:.2f} GiB of weights for this CPU; with mmap their "
+                     "file pages stay mapped too, so peak RSS exceeds the working set by that much "
+                     "(--no-mmap or --no-repack avoid it)")
+
+    # llama.cpp's own reservation (llama-fit-params --fit-print on)
+    cfg_fit = cfg if cfg.n_outputs_max is not None else cfg.with_(n_outputs_max=0)
+    r_fit = replace(r, n_outputs_max=outputs_max(cfg_fit, r.n_batch))
+    fit_compute = {i: 0 for i in range(len(mem))}
+    for dev, layers in by_dev.items():
+        ph = buffers.compute_phases(arch, cache, r_fit, layers=layers, with_output=(placement.output_device == dev))
+        k = 0 if dev == CPU else 1 + dev
+        fit_compute[k] = max(fit_compute[k], ph.peak)
+    if placement.output_device not in by_dev:
+        k = 0 if placement.output_device == CPU else 1 + placement.output_device
+        fit_compute[k] = buffers.compute_phases(arch, cache, r_fit, layers=[]).peak
+    if gpus and placement.n_offloaded and CPU not in by_dev:
+        fit_compute[0] = mem[0].compute
+    for i, d in enumerate(mem):
+        d.llama_fit = {"model": d.weights - d.weights_repacked, "context": d.kv + d.recurrent,
+                       "compute": fit_compute[i]}
 
     if any(lc.kind == "swa" for lc in cache.layers) and not cfg.swa_full:
         notes.append(f"sliding-window layers keep {cache.cells_swa} cells (window {arch.swa_window}); "
@@ -267,7 +326,24 @@ def estimate_memory(model: ModelDescription, cfg: RunConfig, devices: list[Devic
     for d in mem:
         if d.fits is False:
             notes.append(f"{d.name}: needs {d.total / 2**30:.2f} GiB but only {d.free / 2**30:.2f} GiB is free")
-    return MemoryEstimate(model.name, cfg, r, mem, cache, placement, rss, dominant, notes)
+    return MemoryEstimate(model.name, cfg, r, mem, cache, placement, rss, dominant, notes,
+                          working_set=hf.working_set, build=build.source if build else "")
+
+
+def cpu_tensors(tensors: list[TensorInfo], placement: Placement, n_layer: int) -> list[TensorInfo]:
+    """The weights llama.cpp places on the CPU (input layer, CPU layers, the output when not offloaded)."""
+    out = []
+    for t in tensors:
+        il = tensor_layer(t.name)
+        if il is not None and il < n_layer:
+            dev = placement.layer_device[il]
+        elif is_input_tensor(t.name):
+            dev = CPU
+        else:
+            dev = placement.output_device
+        if dev == CPU:
+            out.append(t)
+    return out
 
 
 def cap_cells(cache: CacheEstimate, n_used: int) -> CacheEstimate:

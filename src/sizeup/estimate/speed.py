@@ -16,6 +16,13 @@ matmuls plus 4 x n_embd_attn x context for attention scores and weighted sums, o
 device's FLOP rate times an efficiency - but never faster than reading the weights once per
 micro-batch allows (the memory-bound limit, which binds on CPUs with small batches).
 
+Two regimes on a CPU (issue 10): a model whose bytes per token fit in the last-level cache is
+read from cache, not DRAM, and is compute-bound (the small test models); a large one streams
+from DRAM each token. ``DeviceSpec.cache_bytes`` (the probed L3) decides which, and the result's
+``regime`` says so. A calibration fitted on small models then corrects the *compute* term, which
+transfers to large models, instead of one factor on the whole roofline, which does not
+(:func:`calibrate_regimes`). Prefill has its own calibrated factor.
+
 Efficiencies are named constants below with where they come from; they are typical, not
 exact, and :func:`calibrate` replaces them with a fit to measured runs on the user's machine.
 Inputs are plain numbers and the tensor list (:class:`~sizeup.model.TensorInfo`), so the
@@ -66,6 +73,19 @@ TOKEN_OVERHEAD_S_CPU = 2e-4
 SPLIT_OVERHEAD_S = 2e-4
 # llama.cpp's default micro-batch (n_ubatch): weights are read once per this many prompt tokens.
 DEFAULT_UBATCH = 512
+# How much faster a last-level-cache read is than DRAM for one core's decode loop: L3 read
+# bandwidth per core on 2020s x86 server and desktop parts is ~3-5x a core's share of DRAM
+# bandwidth (Intel and AMD optimization manuals' cache-bandwidth tables); 4 is the middle. Only
+# decides that cache-resident models are compute-bound, which is what their measurements show.
+CACHE_BW_SPEEDUP = 4.0
+# Prefill on a CPU build with repack: weights llama.cpp repacked (sizeup.estimate.repack) run
+# through the interleaved GEMM kernels; the others through the generic quantized dot products,
+# which reach a fraction of that rate. Measured with benchmarks/scale_validation.py (llama-bench,
+# 1 thread, AVX-512 build, Nov 2026, quiet machine): measured / uncalibrated pp is ~3.3 for the
+# models with nothing repacked (Llama 1B/3B/8B Q8_0) and ~1.6-2.1 for the Q4_K_M ones (~68% of
+# matmul weights repacked) when this factor is 0.25, i.e. the true factor is ~0.4. (A run on a
+# loaded machine suggested 0.25; the quiet one is kept.) Only applied when the build is known.
+CPU_PREFILL_UNREPACKED_FACTOR = 0.4
 
 
 @dataclass(frozen=True)
@@ -76,6 +96,7 @@ class DeviceSpec:
     bandwidth: float  # bytes/s, spec (e.g. 1008e9 for an RTX 4090)
     flops: float  # peak dense FLOP/s: fp16 tensor for GPUs, fp32 SIMD FMA for CPUs
     name: str = ""
+    cache_bytes: int = 0  # last-level cache (CPU): a model reading less per token runs from cache
 
     def __post_init__(self) -> None:
         if self.kind not in ("gpu", "cpu"):
@@ -117,6 +138,11 @@ class Calibration:
     overhead_s: float  # fixed seconds per token
     n_points: int
     rel_rms_error: float  # of the fitted model against the measurements
+    # Regime-aware calibration (calibrate_regimes): scales of the memory and compute times of the
+    # decode roofline, and of the prefill rate. None = not fitted (the constants stand).
+    memory_scale: float | None = None
+    compute_scale: float | None = None
+    prefill_scale: float | None = None
 
 
 @dataclass(frozen=True)
@@ -128,6 +154,11 @@ class SpeedEstimate:
     notes: tuple[str, ...] = ()
     # Bytes read per generated token on each device (weights + KV), for reports.
     bytes_per_token: dict[str, float] = field(default_factory=dict)
+    regime: str = "dram"  # CPU decode reads from "cache" or "dram" (GPU-only runs: "vram")
+    # The uncalibrated roofline's parts (seconds per token), the axes of calibrate_regimes.
+    memory_time_s: float = 0.0
+    compute_time_s: float = 0.0
+    prefill_model_tps: float = 0.0  # uncalibrated prefill rate
 
 
 _LAYER_RE = re.compile(r"^blk\.(\d{1,9})\.")  # bounded: names come from untrusted files
@@ -209,6 +240,22 @@ def active_params(tensors: Sequence[TensorInfo], arch: Architecture) -> dict[str
     return {"total": total, "routed": routed}
 
 
+def repacked_share(tensors: Sequence[TensorInfo], arch: Architecture, build) -> float:
+    """Share of a token's matmul parameters (active experts weighted) that ``build`` repacks."""
+    from .repack import repack_layout
+
+    share = arch.n_expert_used / arch.n_expert if arch.n_expert and arch.n_expert_used else 1.0
+    total = rep = 0.0
+    for t in tensors:
+        if len(t.shape) < 2 or t.name == "token_embd.weight":
+            continue
+        n = float(t.n_elements) * (share if is_routed_expert(t) else 1.0)
+        total += n
+        if repack_layout(t, build):
+            rep += n
+    return rep / total if total else 1.0
+
+
 def kv_read_bytes(arch: Architecture, depth: int, bytes_k: float = 2.0, bytes_v: float = 2.0) -> list[float]:
     """KV-cache bytes each layer reads to generate one token at context ``depth``.
 
@@ -266,7 +313,7 @@ def estimate_speed(tensors: Sequence[TensorInfo], arch: Architecture, *, cpu: De
                    gpu: DeviceSpec | None = None, n_gpu_layers: int = 0, depth: int = 0,
                    prompt_tokens: int = 512, bytes_k: float = 2.0, bytes_v: float = 2.0,
                    experts_on_cpu: bool = False, ubatch: int = DEFAULT_UBATCH,
-                   calibration: Calibration | None = None) -> SpeedEstimate:
+                   calibration: Calibration | None = None, build=None) -> SpeedEstimate:
     """Decode and prefill tokens/s of a model (its tensor list) on a CPU and optionally a GPU.
 
     ``n_gpu_layers`` follows llama.cpp's -ngl (negative = all layers and the output head;
@@ -301,11 +348,15 @@ def estimate_speed(tensors: Sequence[TensorInfo], arch: Architecture, *, cpu: De
     params = active_params(tensors, arch)
     w_total = wb["cpu"] + wb["gpu"]
     mem_time = comp_time = 0.0
+    regime = "vram" if read["cpu"] <= embd_row + 1 and gpu is not None else "dram"
+    if regime == "dram" and cpu.cache_bytes and read["cpu"] <= cpu.cache_bytes:
+        regime = "cache"
     for dev, b in read.items():
         spec = devices[dev]
         if b <= 0 or spec is None:
             continue
-        mem_time += b / (spec.bandwidth * eff_bw[dev])
+        bw = spec.bandwidth * (CACHE_BW_SPEEDUP if dev == "cpu" and regime == "cache" else 1.0)
+        mem_time += b / (bw * eff_bw[dev])
         # Matmul work on this device, in proportion to the weight bytes it holds.
         share = wb[dev] / w_total if w_total else 0.0
         eff_fl = PREFILL_FLOPS_EFFICIENCY_GPU if dev == "gpu" else DECODE_FLOPS_EFFICIENCY_CPU
@@ -315,7 +366,13 @@ def estimate_speed(tensors: Sequence[TensorInfo], arch: Architecture, *, cpu: De
         overhead += SPLIT_OVERHEAD_S
     bound = "memory" if mem_time >= comp_time else "compute"
     decode_tps = 1.0 / (max(mem_time, comp_time) + overhead)
-    if calibration is not None:
+    ms = getattr(calibration, "memory_scale", None) if calibration is not None else None
+    cs = getattr(calibration, "compute_scale", None) if calibration is not None else None
+    if ms is not None or cs is not None:
+        m_t, c_t = mem_time * (ms or 1.0), comp_time * (cs or 1.0)
+        bound = "memory" if m_t >= c_t else "compute"
+        decode_tps = 1.0 / (max(m_t, c_t) + overhead + calibration.overhead_s)
+    elif calibration is not None:
         decode_tps = 1.0 / (1.0 / (calibration.efficiency * decode_tps) + calibration.overhead_s)
     if split:
         notes.append(f"split: {read['cpu'] / (read['cpu'] + read['gpu']):.0%} of bytes per token read from system RAM")
@@ -332,20 +389,41 @@ def estimate_speed(tensors: Sequence[TensorInfo], arch: Architecture, *, cpu: De
             continue
         wshare = wb[dev] / w_total if w_total else 0.0
         lshare = gpu_share_layers if dev == "gpu" else 1.0 - gpu_share_layers
-        flops = 2 * params["total"] * wshare + attn * lshare
-        eff_fl = PREFILL_FLOPS_EFFICIENCY_GPU if dev == "gpu" else cpu_matmul_efficiency(prompt_tokens, ubatch)
-        t_compute += flops / (spec.flops * eff_fl)
+        mm = 2 * params["total"] * wshare
+        if dev == "cpu" and build is not None and mm > 0:
+            # repacked weights run the fast GEMM, the rest the generic kernels (see the constant)
+            r = repacked_share(tensors, arch, build)
+            mm = mm * r + mm * (1 - r) / CPU_PREFILL_UNREPACKED_FACTOR
+        if dev == "gpu":
+            t_compute += (mm + attn * lshare) / (spec.flops * PREFILL_FLOPS_EFFICIENCY_GPU)
+            continue
+        eff_fl = cpu_matmul_efficiency(prompt_tokens, ubatch)
+        # Routed experts: MUL_MAT_ID multiplies each expert by the tokens routed to it only, so
+        # its batch is prompt x n_expert_used / n_expert tokens - matrix-vector speed for small ones.
+        routed = 2 * params["routed"] * wshare * (mm / (2 * params["total"] * wshare) if mm else 1.0)
+        eff_exp = eff_fl
+        if routed and arch.n_expert:
+            per_expert = max(1, round(min(prompt_tokens, ubatch) * arch.n_expert_used / arch.n_expert))
+            eff_exp = cpu_matmul_efficiency(per_expert, ubatch)
+        t_compute += ((mm - routed) + attn * lshare) / (spec.flops * eff_fl) + routed / (spec.flops * eff_exp)
     # All weights (every expert, at a full micro-batch) are read once per micro-batch.
     all_experts = dataclasses.replace(arch, n_expert_used=arch.n_expert) if arch.n_expert else arch
     full = weight_bytes_per_token(tensors, all_experts, ngl, experts_on_cpu)
     batch = max(1, min(ubatch, prompt_tokens))
     t_mem = sum(full[d] / (spec.bandwidth * eff_bw[d]) for d, spec in devices.items() if spec and full[d] > 0) / batch
     prefill_tps = 1.0 / max(t_compute, t_mem) if max(t_compute, t_mem) > 0 else float("inf")
+    prefill_model = prefill_tps
+    ps = getattr(calibration, "prefill_scale", None) if calibration is not None else None
+    if ps:
+        prefill_tps *= ps
     if t_mem > t_compute:
         notes.append("prefill limited by weight reads (small batch or slow memory)")
+    if regime == "cache":
+        notes.append("weights fit in the CPU's last-level cache: decode is compute-bound")
     return SpeedEstimate(decode_tps=decode_tps, prefill_tps=prefill_tps, bound=bound,
                          calibrated=calibration is not None, notes=tuple(notes),
-                         bytes_per_token={k: v for k, v in read.items() if v > 0})
+                         bytes_per_token={k: v for k, v in read.items() if v > 0}, regime=regime,
+                         memory_time_s=mem_time, compute_time_s=comp_time + 0.0, prefill_model_tps=prefill_model)
 
 
 def bandwidth_bound_tps(bytes_per_token: float, bandwidth: float, efficiency: float = 1.0,
@@ -390,3 +468,55 @@ def calibrate(measurements: Sequence[tuple[float, float]]) -> Calibration:
     pred = [1.0 / (x / eff + overhead) for x in xs]
     rms = math.sqrt(sum(((q - m) / m) ** 2 for q, (_, m) in zip(pred, pts)) / n)
     return Calibration(efficiency=eff, overhead_s=overhead, n_points=n, rel_rms_error=rms)
+
+
+def calibrate_regimes(tg_points: Sequence[tuple],
+                      pp_points: Sequence[tuple[float, float]] = ()) -> Calibration:
+    """Fit the decode roofline's memory and compute scales, and a prefill scale, to measurements.
+
+    ``tg_points``: (memory_time_s, compute_time_s, measured tok/s[, regime]) per run, the
+    uncalibrated roofline's parts from :class:`SpeedEstimate`; a point in the "cache" regime only
+    ever calibrates compute (its memory time is a cache read, which says nothing about DRAM);
+    ``pp_points``: (uncalibrated prefill tok/s,
+    measured prefill tok/s). The decode model is ``1/tps = max(a * memory, b * compute) +
+    overhead``: each point is assigned to the term that binds under the current scales and the
+    scales are re-fitted as medians over their points, a few rounds (the assignment settles in
+    two or three). A term with no point keeps scale 1 (the documented constants), so a
+    calibration from cache-resident small models corrects compute and leaves DRAM streaming as
+    modelled - which is what transfers to large models. Prefill: geometric mean ratio.
+    """
+    import statistics
+
+    pts = [(float(p[0]), float(p[1]), float(p[2])) for p in tg_points]
+    cached = [len(p) > 3 and p[3] == "cache" for p in tg_points]
+    if not pts and not pp_points:
+        raise SizeupError("calibration needs at least one measurement")
+    if any(not (m >= 0 and c >= 0 and t > 0 and math.isfinite(m + c + t)) for m, c, t in pts):
+        raise SizeupError("calibration points must be finite, with positive measured tokens/s")
+    a = b = 1.0
+    over = TOKEN_OVERHEAD_S_CPU
+    for _ in range(6):
+        mem_r, comp_r = [], []
+        for (m, c, t), in_cache in zip(pts, cached):
+            y = max(1.0 / t - over, 1e-9)
+            if a * m >= b * c and m > 0 and not in_cache:
+                mem_r.append(y / m)
+            elif c > 0:
+                comp_r.append(y / c)
+        na = statistics.median(mem_r) if mem_r else a
+        nb = statistics.median(comp_r) if comp_r else b
+        if abs(na - a) < 1e-6 * a and abs(nb - b) < 1e-6 * b:
+            break
+        a, b = na, nb
+    is_mem = [a * m >= b * c and m > 0 and not k for (m, c, _), k in zip(pts, cached)]
+    fitted_mem = any(is_mem)
+    fitted_comp = any(not im and c > 0 for im, (_, c, _) in zip(is_mem, pts))
+    pp_scale = None
+    pps = [(float(p), float(q)) for p, q in pp_points if p > 0 and q > 0 and math.isfinite(p) and math.isfinite(q)]
+    if pps:
+        pp_scale = math.exp(sum(math.log(q / p) for p, q in pps) / len(pps))
+    errs = [((1.0 / ((b * c if k else max(a * m, b * c)) + over)) - t) / t for (m, c, t), k in zip(pts, cached)]
+    rms = math.sqrt(sum(e * e for e in errs) / len(errs)) if errs else 0.0
+    return Calibration(efficiency=1.0, overhead_s=0.0, n_points=len(pts) + len(pps), rel_rms_error=rms,
+                       memory_scale=a if fitted_mem else None, compute_scale=b if fitted_comp else None,
+                       prefill_scale=pp_scale)

@@ -718,7 +718,15 @@ def describe_gguf(path: str | os.PathLike[str]) -> ModelDescription:
     """
     from .gguf_reader import read_gguf_model
 
-    files = read_gguf_model(path)
+    return describe_gguf_files(read_gguf_model(path), path)
+
+
+def describe_gguf_files(files: Sequence[Any], path: str | os.PathLike[str]) -> ModelDescription:
+    """A :class:`ModelDescription` from already-parsed headers (``GGUFFile`` per part, in order).
+
+    Shared by local files and remote ones (:mod:`sizeup.sources.remote_gguf`), whose headers
+    come from HTTP Range reads; ``path`` names the model in messages (a path or a URL).
+    """
     first = files[0]
     kv = first.kv
     tensors: list[TensorInfo] = [t for gf in files for t in gf.tensor_infos()]

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 from ..data.ggml_types import GGML_TYPES
 from ..errors import BadModelFile, NotFound, SizeupError
+from ..safe_open import open_regular
 from ..limits import (
     MAX_ARRAY_ITEMS,
     MAX_DIM_SIZE,
@@ -542,7 +543,7 @@ def _open_regular(path: str | os.PathLike[str]) -> tuple[BinaryIO, int]:
     if not stat.S_ISREG(st.st_mode):
         raise BadModelFile(path, "is not a regular file")
     try:
-        f = open(path, "rb")  # noqa: SIM115 - closed by the caller
+        f = open_regular(path)  # closed by the caller; O_NONBLOCK + fstat: never blocks on a swapped-in FIFO
     except OSError as e:
         raise SizeupError(f"{path}: cannot read: {e.strerror or e}") from None
     return f, os.fstat(f.fileno()).st_size
@@ -586,9 +587,7 @@ def read_gguf(path: str | os.PathLike[str], *, max_array_items: int = 4096) -> G
 def is_gguf(path: str | os.PathLike[str]) -> bool:
     """True when ``path`` is a regular file starting with the GGUF magic (nothing else checked)."""
     try:
-        if not stat.S_ISREG(os.stat(path).st_mode):
-            return False
-        with open(path, "rb") as f:
+        with open_regular(path) as f:
             return f.read(4) == GGUF_MAGIC
     except OSError:
         return False

@@ -83,6 +83,11 @@ FAMILIES: dict[str, Family] = {
     "qwen3": Family("qwen3", keys="head_dim", source="Qwen/Qwen3-8B"),
     "qwen3_moe": Family("qwen3moe", moe="qwen", keys="num_experts num_experts_per_tok moe_intermediate_size decoder_sparse_step mlp_only_layers", source="Qwen/Qwen3-30B-A3B"),
     "qwen3_next": Family("qwen3next", moe="qwen", hybrid="qwen3_next", keys="full_attention_interval linear_* shared_expert_intermediate_size", source="Qwen/Qwen3-Next-80B-A3B-Instruct"),
+    "qwen3_5_text": Family("qwen35", hybrid="qwen3_next", keys="as qwen3_next, dense FFN; wrapper text_config", source="Qwen/Qwen3.5-27B"),
+    "qwen3_5": Family("qwen35", hybrid="qwen3_next", source="Qwen/Qwen3.5-27B (wrapper)"),
+    "qwen3_5_moe_text": Family("qwen35moe", moe="qwen", hybrid="qwen3_next", keys="as qwen3_next; wrapper text_config", source="Qwen/Qwen3.5-35B-A3B"),
+    "qwen3_5_moe": Family("qwen35moe", moe="qwen", hybrid="qwen3_next", source="Qwen/Qwen3.5-35B-A3B (wrapper)"),
+    "minimax_m2": Family("minimax-m2", moe="all", ff_is_expert=True, keys="num_local_experts rotary_dim (intermediate_size is one expert's width)", source="MiniMaxAI/MiniMax-M2"),
     "gemma": Family("gemma", tie_default=True, keys="head_dim", source="google/gemma-7b"),
     "gemma2": Family("gemma2", swa="period:2", tie_default=True, keys="sliding_window (4096) on even layers", source="google/gemma-2-9b"),
     "gemma3_text": Family("gemma3", swa="period:6", tie_default=True, defaults=_GEMMA3_TEXT_DEFAULTS, keys="sliding_window sliding_window_pattern layer_types; wrapper text_config", source="google/gemma-3-27b-it, gemma-3-1b-it"),
@@ -112,7 +117,7 @@ FAMILIES: dict[str, Family] = {
     "mamba2": Family("mamba2", hybrid="mamba", tie_default=True, keys="state_size conv_kernel expand n_groups num_heads head_dim", source="state-spaces/mamba2-2.7b"),
     "jamba": Family("jamba", moe="jamba", hybrid="jamba", keys="attn_layer_period attn_layer_offset expert_layer_period expert_layer_offset mamba_d_state mamba_d_conv mamba_expand", source="ai21labs/Jamba-v0.1, AI21-Jamba-Mini-1.5"),
     "falcon_h1": Family("falcon-h1", hybrid="parallel", keys="mamba_d_ssm mamba_n_heads mamba_d_head mamba_d_state mamba_n_groups", source="tiiuae/Falcon-H1-7B-Instruct"),
-    "nemotron_h": Family("nemotron_h", hybrid="nemotron_h", keys="hybrid_override_pattern (M mamba2, * attention, - MLP) mamba_*", source="nvidia/NVIDIA-Nemotron-Nano-9B-v2"),
+    "nemotron_h": Family("nemotron_h", moe="nemotron_h", hybrid="nemotron_h", keys="hybrid_override_pattern (M mamba2, * attention, - MLP, E MoE) mamba_* n_routed_experts moe_shared_expert_intermediate_size", source="nvidia/NVIDIA-Nemotron-Nano-9B-v2, NVIDIA-Nemotron-3-Nano-30B-A3B"),
     "glm4": Family("glm4", keys="partial_rotary_factor 0.5", source="THUDM/GLM-4-9B-0414"),
     "glm4_moe": Family("glm4moe", moe="first_k_dense", keys="n_routed_experts n_shared_experts first_k_dense_replace moe_intermediate_size", source="zai-org/GLM-4.5-Air"),
     "exaone": Family("exaone", source="LGAI-EXAONE/EXAONE-3.5-7.8B-Instruct"),
@@ -309,6 +314,9 @@ def _moe_layers(c: _Cfg, fam: Family, n_layer: int, n_expert: int) -> tuple[bool
         step = c.int("moe_layer_interval", default=1, lo=1, hi=MAX_LAYERS)
         end = n_layer - 1 if end < 0 else end
         return tuple(start <= i <= end and (i - start) % step == 0 for i in range(n_layer))
+    if fam.moe == "nemotron_h":  # "E" marks the MoE layers of the hybrid pattern (checked in _layer_kinds)
+        pat = c.cfg.get("hybrid_override_pattern")
+        return tuple(isinstance(pat, str) and i < len(pat) and pat[i] == "E" for i in range(n_layer))
     if fam.moe == "jamba":
         period = c.int("expert_layer_period", default=2, lo=1, hi=MAX_LAYERS)
         offset = c.int("expert_layer_offset", default=1, hi=MAX_LAYERS)
@@ -381,7 +389,9 @@ def _ssm(c: _Cfg, fam: Family, n_embd: int) -> SSMFacts | None:
                         d_state=c.int("mamba_d_state", "ssm_state_size", default=128, hi=1 << 16),
                         n_group=c.int("mamba_n_groups", "n_groups", default=1, hi=1 << 16), n_head=n_heads, head_size=d_head)
     if h == "qwen3_next":  # gated delta net: state per value head is key_head_dim x value_head_dim
-        return SSMFacts("gated_deltanet", d_conv=c.int("linear_conv_kernel_dim", default=4, hi=1024),
+        # d_inner is the value width (llama.cpp's ssm_d_inner), so the generic conv/state row formulas hold.
+        n_v, d_v = c.int("linear_num_value_heads", default=32, hi=1 << 16), c.int("linear_value_head_dim", default=128, hi=1 << 16)
+        return SSMFacts("gated_deltanet", d_conv=c.int("linear_conv_kernel_dim", default=4, hi=1024), d_inner=n_v * d_v,
                         d_state=c.int("linear_key_head_dim", default=128, hi=1 << 16),
                         n_group=c.int("linear_num_key_heads", default=16, hi=1 << 16),
                         n_head=c.int("linear_num_value_heads", default=32, hi=1 << 16),
@@ -453,7 +463,10 @@ def architecture_from_hf_config(cfg: dict[str, Any]) -> Architecture:
     n_ff_exp = n_ff_shexp = n_shared = 0
     if n_expert:
         n_ff_exp = c.int("moe_intermediate_size", "expert_ffn_hidden_size", default=dense_ff or None, lo=1, hi=1 << 24)
-        if c.cfg.get("n_shared_experts") or c.cfg.get("moe_num_shared_experts"):
+        if c.cfg.get("moe_shared_expert_intermediate_size"):  # Nemotron 3: the shared expert has its own width
+            n_shared = c.int("n_shared_experts", default=1, lo=1, hi=MAX_EXPERTS)
+            n_ff_shexp = c.int("moe_shared_expert_intermediate_size", hi=1 << 24)
+        elif c.cfg.get("n_shared_experts") or c.cfg.get("moe_num_shared_experts"):
             n_shared = c.int("n_shared_experts", "moe_num_shared_experts", hi=MAX_EXPERTS)
             n_ff_shexp = n_shared * n_ff_exp
         elif c.cfg.get("shared_expert_intermediate_size") or c.cfg.get("shared_intermediate_size"):
@@ -471,6 +484,8 @@ def architecture_from_hf_config(cfg: dict[str, Any]) -> Architecture:
         # LFM2 shrinks block_ff_dim like Llama's SwiGLU sizing (transformers Lfm2MLP; llama.cpp's GGUF holds the result).
         ff = int(2 * dense_ff / 3)
         mult = c.float("block_ffn_dim_multiplier", default=1.0)
+        if not 0 < mult <= 64:  # negative or zero would give a negative/empty FFN width
+            raise _fail("block_ffn_dim_multiplier", f"must be a positive number up to 64, got {mult:g}")
         ff = int(mult * ff)
         mo = c.int("block_multiple_of", default=256, lo=1, hi=1 << 16)
         dense_ff = mo * ((ff + mo - 1) // mo)
@@ -478,8 +493,8 @@ def architecture_from_hf_config(cfg: dict[str, Any]) -> Architecture:
     if moe_layers and not any(moe_layers):
         raise SizeupError("config.json: experts are declared but no layer uses them (check the MoE layer keys)")
 
-    if fam.hybrid == "nemotron_h":  # only the "-" layers carry an FFN
-        n_ff = tuple(dense_ff if mlp_only[i] else 0 for i in range(n_layer))
+    if fam.hybrid == "nemotron_h":  # only the "-" layers carry a dense FFN ("E" layers are MoE)
+        n_ff = tuple(dense_ff if mlp_only[i] and not (moe_layers and moe_layers[i]) else 0 for i in range(n_layer))
     else:
         n_ff = tuple(0 if (moe_layers and moe_layers[i]) or all_recurrent else dense_ff for i in range(n_layer))
     n_head = tuple(0 if (kinds and kinds[i] == LAYER_RECURRENT) or mlp_only[i] else n_head_scalar for i in range(n_layer))

@@ -16,14 +16,15 @@ the filesystem, digests must be ``sha256:`` + 64 hex digits, and every read is b
 from __future__ import annotations
 
 import difflib
-import json
 import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..bounded_json import bounded_json_loads
 from ..errors import BadModelFile, NotFound, SizeupError
+from ..safe_open import open_regular, read_regular
 
 DEFAULT_HOST = "registry.ollama.ai"
 DEFAULT_NAMESPACE = "library"
@@ -32,6 +33,7 @@ MEDIA_MODEL = "application/vnd.ollama.image.model"
 MEDIA_PREFIX = "application/vnd.ollama.image."
 MAX_MANIFEST_BYTES = 1024 * 1024
 MAX_SMALL_LAYER_BYTES = 1024 * 1024  # template, params, system prompt, licence text
+MAX_SMALL_LAYERS_TOTAL = 4 * 1024 * 1024  # all small layers of one model together
 MAX_MANIFESTS = 100_000
 MAX_LAYERS = 1000
 _PART = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}")
@@ -137,18 +139,14 @@ def _manifest_path(root: Path, n: OllamaName) -> Path | None:
 
 def _read_bounded(path: Path, limit: int) -> bytes:
     try:
-        size = path.stat().st_size
-        if size > limit:
-            raise BadModelFile(path, f"{size} bytes is over the {limit}-byte limit")
-        with open(path, "rb") as f:
-            return f.read(limit + 1)
+        return read_regular(path, limit)  # never blocks on a FIFO, never reads past limit
     except OSError as e:
         raise BadModelFile(path, f"cannot read: {e.strerror or e}") from None
 
 
 def _layers(manifest: Path) -> list[dict[str, Any]]:
     try:
-        data = json.loads(_read_bounded(manifest, MAX_MANIFEST_BYTES).decode("utf-8"))
+        data = bounded_json_loads(_read_bounded(manifest, MAX_MANIFEST_BYTES).decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError):
         raise BadModelFile(manifest, "Ollama manifest is not valid JSON") from None
     layers = data.get("layers") if isinstance(data, dict) else None
@@ -217,9 +215,14 @@ def ollama_info(name: str, models_dir: Path | None = None) -> OllamaModel:
     declared = model_layers[0].get("size")
     if isinstance(declared, int) and declared != info.size:
         raise BadModelFile(info.model_blob, f"blob is {info.size} bytes but the manifest says {declared} (incomplete pull?)")
-    with open(info.model_blob, "rb") as f:
-        if f.read(4) != b"GGUF":
-            raise BadModelFile(info.model_blob, "Ollama model blob is not a GGUF file")
+    try:
+        with open_regular(info.model_blob) as f:
+            if f.read(4) != b"GGUF":
+                raise BadModelFile(info.model_blob, "Ollama model blob is not a GGUF file")
+    except OSError as e:
+        raise BadModelFile(info.model_blob, f"cannot read: {e.strerror or e}") from None
+    licences: list[str] = []
+    small_total = 0  # bytes of small layers read so far, across all of them
     for layer in layers:
         media = layer.get("mediaType")
         if not isinstance(media, str) or not media.startswith(MEDIA_PREFIX) or media == MEDIA_MODEL:
@@ -232,20 +235,28 @@ def ollama_info(name: str, models_dir: Path | None = None) -> OllamaModel:
             elif kind == "adapter":
                 info.adapter_blobs.append(blob)
             elif kind in ("params", "template", "system", "license"):
-                text = _read_bounded(blob, MAX_SMALL_LAYER_BYTES).decode("utf-8", "replace")
+                size = blob.stat().st_size
+                if small_total + min(size, MAX_SMALL_LAYER_BYTES) > MAX_SMALL_LAYERS_TOTAL:
+                    info.warnings.append(f"{kind} layer skipped: small layers past {MAX_SMALL_LAYERS_TOTAL} bytes in total")
+                    continue
+                data = _read_bounded(blob, MAX_SMALL_LAYER_BYTES)
+                small_total += len(data)
+                text = data.decode("utf-8", "replace")
                 if kind == "params":
-                    params = json.loads(text)
+                    params = bounded_json_loads(text, max_values=100_000)
                     if not isinstance(params, dict):
                         raise ValueError
                     info.params = params
                 elif kind == "license":
-                    info.license = text if info.license is None else info.license + "\n\n" + text
+                    licences.append(text)  # joined once below: no quadratic concatenation
                 else:
                     setattr(info, kind, text)
         except BadModelFile as e:
             info.warnings.append(f"{kind} layer skipped: {e.problem}")
         except (ValueError, RecursionError):
             info.warnings.append(f"{kind} layer skipped: not valid JSON")
+    if licences:
+        info.license = "\n\n".join(licences)
     return info
 
 

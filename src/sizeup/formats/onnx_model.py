@@ -27,6 +27,7 @@ from ..errors import BadModelFile, SizeupError
 from ..licenses import classify_license
 from ..model import Architecture, ModelDescription, Quantization, TensorInfo, average_bpw, count_params, type_breakdown
 from ..runtimes import runtimes_for
+from ..safe_open import inside, model_root, open_regular
 from .safetensors import card_license, read_json_file, show, tokenizer_facts
 
 MAX_ONNX_BYTES = 2**31  # protobuf cannot hold more; bigger graphs must use external data
@@ -55,6 +56,8 @@ def _external_file(base: Path, location: str, tensor: str, model_path: Path) -> 
     p = base / loc
     if not p.is_file():
         raise BadModelFile(model_path, f"tensor '{show(tensor)}': external data file {show(location)!r} is missing")
+    if not inside(p, model_root(base)):  # a symlink out of the folder (to /etc/passwd...) is refused
+        raise BadModelFile(model_path, f"tensor '{show(tensor)}': external data file {show(location)!r} resolves outside the model folder (symlink?); refused")
     return p
 
 
@@ -133,7 +136,9 @@ def describe_onnx(path: str | Path) -> ModelDescription:
     if size > MAX_ONNX_BYTES:
         raise BadModelFile(p, f"{size} bytes is over protobuf's 2 GiB limit for one ONNX file")
     try:
-        model = onnx.load(str(p), load_external_data=False)
+        with open_regular(p) as f:  # never blocks on a FIFO swapped in after the directory walk
+            data = f.read(MAX_ONNX_BYTES + 1)
+        model = onnx.load_model_from_string(data)  # external data is never loaded from bytes
     except (DecodeError, ValueError, RuntimeError, OSError, RecursionError) as e:
         raise BadModelFile(p, f"not a valid ONNX model ({type(e).__name__})") from None
     g = model.graph

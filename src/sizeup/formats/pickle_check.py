@@ -16,7 +16,9 @@ protocol, system info, the object, storage keys) followed by raw storage bytes.
 from __future__ import annotations
 
 import io
+import os
 import pickletools
+import struct
 import zipfile
 from collections import Counter
 from pathlib import Path
@@ -26,12 +28,18 @@ from ..errors import BadModelFile, SizeupError
 from ..licenses import classify_license
 from ..model import ModelDescription
 from ..runtimes import runtimes_for
+from ..safe_open import open_regular
 from .safetensors import card_license, read_json_file, show
 
 MAX_PICKLE_BYTES = 256 * 1024 * 1024  # data.pkl of the largest real checkpoints is a few MB
-MAX_OPS = 20_000_000
+# Budgets that scale with real checkpoints: a torch data.pkl spends ~20 opcodes and 2-3 memo
+# entries per tensor, and the largest checkpoints hold tens of thousands of tensors. A 20 MB
+# stream of MEMOIZE opcodes used to take 29 s and 1.3 GB; the scan now stops at these budgets
+# and says so (the globals it found until then are still reported).
+MAX_OPS = 1_000_000
+MAX_MEMO = 500_000
 MAX_GLOBALS = 10_000
-MAX_ZIP_MEMBERS = 1_000_000
+MAX_ZIP_MEMBERS = 200_000  # checked from the end-of-central-directory record, before any listing
 LEGACY_PICKLES = 5  # magic, protocol, sys_info, object, storage keys
 
 # Globals a torch/numpy checkpoint legitimately imports (torch/_weights_only_unpickler.py allowlist).
@@ -119,7 +127,7 @@ def scan_pickle(data: bytes | Any, max_pickles: int = 1, limit: int | None = Non
             for op, arg, pos in pickletools.genops(stream):
                 ops += 1
                 if ops > MAX_OPS:
-                    return found, protocol, f"stopped after {MAX_OPS} opcodes", stream.tell()
+                    return found, protocol, f"stopped after {MAX_OPS} opcodes (scan incomplete)", stream.tell()
                 name = op.name
                 if name == "PROTO" and protocol is None:
                     protocol = int(arg)
@@ -136,10 +144,11 @@ def scan_pickle(data: bytes | Any, max_pickles: int = 1, limit: int | None = Non
                     recent.append(None)
                 elif name in _STRING_OPS:
                     recent.append(arg if isinstance(arg, str) else arg.decode("latin-1") if isinstance(arg, bytes) else None)
-                elif name in ("MEMOIZE",):
-                    memo[len(memo)] = recent[-1] if recent else None
-                elif name in ("PUT", "BINPUT", "LONG_BINPUT"):
-                    memo[arg] = recent[-1] if recent else None
+                elif name in ("MEMOIZE", "PUT", "BINPUT", "LONG_BINPUT"):
+                    if len(memo) >= MAX_MEMO:
+                        return found, protocol, f"stopped after {MAX_MEMO} memo entries (scan incomplete)", stream.tell()
+                    v = recent[-1] if recent else None
+                    memo[len(memo) if name == "MEMOIZE" else arg] = v if isinstance(v, str) else None
                 elif name in ("GET", "BINGET", "LONG_BINGET"):
                     recent.append(memo.get(arg))
                 elif name != "STOP" and op.stack_after:
@@ -158,7 +167,38 @@ def _add(found: Counter[str], name: str) -> None:
     found[show(name, 200)] += 1
 
 
+def zip_member_bound(f: Any, size: int) -> int | None:
+    """Members a zip can hold, from its end-of-central-directory record (zip64 too), read before
+    ``zipfile`` builds a ZipInfo per entry (2M entries took 932 MB). The larger of the declared
+    count and what the central directory's size can hold: zipfile reads entries until that size
+    is consumed, whatever the count says. An entry is 46 bytes plus its name; 64 bytes per entry
+    (torch's ``archive/data/123`` names) keeps the estimate within 1.4x of the worst case (empty
+    names). None when no record is found (then zipfile reports the file as corrupt)."""
+    tail_len = min(size, 65536 + 22)
+    f.seek(size - tail_len)
+    tail = f.read(tail_len)
+    i = tail.rfind(b"PK\x05\x06")
+    if i < 0 or len(tail) - i < 22:
+        return None
+    total, cd_size = struct.unpack("<H", tail[i + 10:i + 12])[0], struct.unpack("<I", tail[i + 12:i + 16])[0]
+    if (total == 0xFFFF or cd_size == 0xFFFFFFFF) and i >= 20 and tail[i - 20:i - 16] == b"PK\x06\x07":
+        (z64_off,) = struct.unpack("<Q", tail[i - 12:i - 4])
+        if z64_off + 56 <= size:
+            f.seek(z64_off)
+            rec = f.read(56)
+            if rec[:4] == b"PK\x06\x06":
+                total, cd_size = struct.unpack("<Q", rec[32:40])[0], struct.unpack("<Q", rec[40:48])[0]
+    return max(total, cd_size // 64)
+
+
 def _read_zip(path: Path) -> tuple[bytes, dict[str, Any]]:
+    try:
+        with open_regular(path) as f:
+            bound = zip_member_bound(f, os.fstat(f.fileno()).st_size)
+    except OSError as e:
+        raise BadModelFile(path, f"cannot read: {e.strerror or e}") from None
+    if bound is not None and bound > MAX_ZIP_MEMBERS:
+        raise BadModelFile(path, f"zip container has room for about {bound} members (limit {MAX_ZIP_MEMBERS})")
     try:
         z = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError, ValueError) as e:
@@ -191,8 +231,8 @@ def describe_pickle(path: str | Path) -> ModelDescription:
     """Identify a PyTorch pickle checkpoint and list the globals it would import, without loading it."""
     p = Path(path)
     try:
-        size = p.stat().st_size
-        with open(p, "rb") as f:
+        with open_regular(p) as f:
+            size = os.fstat(f.fileno()).st_size
             head = f.read(4)
     except OSError as e:
         raise BadModelFile(p, f"cannot read: {e.strerror or e}") from None
@@ -204,11 +244,13 @@ def describe_pickle(path: str | Path) -> ModelDescription:
         # protocol 0/1 pickles have no header - torch never writes them, but a crafted file may.
         legacy = head[:1] == b"\x80" and len(head) > 1 and 2 <= head[1] <= 5
         try:
-            with open(p, "rb") as f:
+            with open_regular(p) as f:
                 globals_, protocol, problem, used = scan_pickle(f, LEGACY_PICKLES if legacy else 1, MAX_PICKLE_BYTES)
         except OSError as e:
             raise BadModelFile(p, f"cannot read: {e.strerror or e}") from None
-        if not legacy and (problem or size == 0):
+        # A stream that imports something is a pickle whatever else is wrong with it: a protocol-0
+        # text pickle calling os.system must be reported as dangerous, not as "not a pickle".
+        if not legacy and (size == 0 or (problem and not globals_)):
             raise BadModelFile(p, "not a PyTorch checkpoint (neither a torch zip container nor a pickle stream)")
         facts = {"format": "pickle", "pickle_bytes": used}
         protocol = protocol if protocol is not None else 0

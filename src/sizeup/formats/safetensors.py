@@ -21,12 +21,14 @@ parameters, so bits per weight comes out as e.g. 4.25 for GPTQ 4-bit with group 
 from __future__ import annotations
 
 import json
+import os
 import re
 import struct
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from ..bounded_json import SAFETENSORS_HEADER_MAX_VALUES, BoundedJSONError, bounded_json_loads, value_bound
 from ..errors import BadModelFile, SizeupError
 from ..licenses import classify_license
 from ..limits import MAX_DIM_SIZE, MAX_DIMS, MAX_JSON_FILE_BYTES, MAX_JSON_HEADER_BYTES, MAX_SPLIT_PARTS, MAX_TENSOR_NAME, MAX_TENSORS
@@ -34,6 +36,7 @@ from ..model import (
     Architecture, ModelDescription, Quantization, TensorInfo, Tokenizer, average_bpw, count_params, type_breakdown,
 )
 from ..runtimes import runtimes_for
+from ..safe_open import FileTooLarge, open_regular, read_regular, read_text, require_inside
 
 # safetensors dtype -> bits per element. Source: safetensors/src/tensor.rs (enum Dtype, bitsize()).
 DTYPE_BITS: dict[str, int] = {
@@ -99,7 +102,11 @@ def parse_header(blob: bytes, file_size: int, path: object = "<safetensors>") ->
         raise BadModelFile(path, "safetensors header is truncated")
     raw = blob[8 : 8 + n]
     try:
-        header = json.loads(raw.decode("utf-8"))
+        if value_bound(raw) > SAFETENSORS_HEADER_MAX_VALUES:  # counted on the bytes: no decoded copy
+            raise BoundedJSONError(f"more than {SAFETENSORS_HEADER_MAX_VALUES:,} JSON values")
+        header = bounded_json_loads(raw.decode("utf-8"), max_values=SAFETENSORS_HEADER_MAX_VALUES)
+    except BoundedJSONError as e:
+        raise BadModelFile(path, f"safetensors header JSON is over the parse budget ({e})") from None
     except (UnicodeDecodeError, ValueError, RecursionError) as e:
         raise BadModelFile(path, f"safetensors header is not valid JSON ({type(e).__name__})") from None
     if not isinstance(header, dict):
@@ -153,8 +160,8 @@ def read_header(path: str | Path) -> SafetensorsHeader:
     """Read and validate the header of one .safetensors file (never reads the weights)."""
     p = Path(path)
     try:
-        size = p.stat().st_size
-        with open(p, "rb") as f:
+        with open_regular(p) as f:
+            size = os.fstat(f.fileno()).st_size
             head = f.read(8)
             if len(head) < 8:
                 raise BadModelFile(p, "too small to be a safetensors file (no 8-byte header length)")
@@ -171,12 +178,15 @@ def read_header(path: str | Path) -> SafetensorsHeader:
 def read_json_file(path: Path, limit: int = MAX_JSON_FILE_BYTES) -> Any:
     """Parse a JSON file no larger than ``limit`` bytes; BadModelFile with one line otherwise."""
     try:
-        size = path.stat().st_size
-        if size > limit:
-            raise BadModelFile(path, f"{size} bytes is over the {limit}-byte limit for a JSON file")
-        with open(path, "rb") as f:
-            data = f.read(limit + 1)
-        return json.loads(data.decode("utf-8"))
+        data = read_regular(path, limit)
+    except FileTooLarge as e:
+        raise BadModelFile(path, f"{e.strerror} for a JSON file") from None
+    except OSError as e:
+        raise BadModelFile(path, f"cannot read: {e.strerror or e}") from None
+    try:
+        return bounded_json_loads(data.decode("utf-8"))
+    except BoundedJSONError as e:
+        raise BadModelFile(path, f"JSON too large to parse safely ({e})") from None
     except OSError as e:
         raise BadModelFile(path, f"cannot read: {e.strerror or e}") from None
     except (UnicodeDecodeError, ValueError, RecursionError) as e:
@@ -186,7 +196,7 @@ def read_json_file(path: Path, limit: int = MAX_JSON_FILE_BYTES) -> Any:
 def card_license(readme: Path) -> str | None:
     """``license:`` (or ``license_name:`` when it says ``other``) from a model card's YAML header."""
     try:
-        with open(readme, "rb") as f:
+        with open_regular(readme) as f:
             text = f.read(MAX_README_BYTES).decode("utf-8", "replace")
     except OSError:
         return None
@@ -395,7 +405,7 @@ def resolve_hf_dir(path: Path) -> tuple[Path, str | None, list[str]]:
         rev = None
         if ref.is_file():
             try:
-                rev = ref.read_text(encoding="ascii", errors="replace")[:100].strip()
+                rev = read_text(ref, 4096)[:100].strip()
             except OSError:
                 rev = None
             if rev and not re.fullmatch(r"[0-9a-fA-F]{40}", rev):
@@ -422,22 +432,25 @@ def _shards(folder: Path) -> tuple[list[Path], dict[str, str] | None]:
         wm = data.get("weight_map") if isinstance(data, dict) else None
         if not isinstance(wm, dict) or not wm or len(wm) > MAX_TENSORS:
             raise BadModelFile(index, "weight_map missing, empty or too large")
-        files: list[str] = []
+        files: dict[str, None] = {}  # ordered set: a list membership test here was quadratic
         for tname, fname in wm.items():
             if not isinstance(fname, str) or not fname or "/" in fname or "\\" in fname or fname in (".", ".."):
                 raise BadModelFile(index, f"tensor '{show(tname)}' maps to an invalid shard name {show(fname)!r}")
-            if fname not in files:
-                files.append(fname)
-        if len(files) > MAX_SPLIT_PARTS:
-            raise BadModelFile(index, f"{len(files)} shards (limit {MAX_SPLIT_PARTS})")
+            files[fname] = None
+            if len(files) > MAX_SPLIT_PARTS:
+                raise BadModelFile(index, f"more than {MAX_SPLIT_PARTS} shards")
         for fname in files:
             if not (folder / fname).is_file():
                 raise BadModelFile(folder / fname, "shard listed in model.safetensors.index.json is missing")
+            require_inside(folder / fname, folder, "shard")
         return [folder / f for f in sorted(files)], wm
     single = folder / "model.safetensors"
     if single.is_file():
+        require_inside(single, folder, "weights file")
         return [single], None
     found = sorted(p for p in folder.glob("*.safetensors") if p.is_file())
+    for p in found:
+        require_inside(p, folder, "shard")
     if not found:
         hint = " (PyTorch pickle weights found: those are described with a safety warning, not loaded)" if any(
             folder.glob("*.bin")) or any(folder.glob("*.pt")) else ""
@@ -493,7 +506,10 @@ def describe_safetensors_file(path: str | Path) -> ModelDescription:
 
 
 def _describe(tensors: list[TensorInfo], cfg: dict[str, Any] | None, folder: Path, files: list[Path], file_size: int,
-              metadata: dict[str, str], repo: str | None, warnings: list[str], name: str | None = None) -> ModelDescription:
+              metadata: dict[str, str], repo: str | None, warnings: list[str], name: str | None = None,
+              remote: dict[str, Any] | None = None) -> ModelDescription:
+    """``remote`` (set for Hub repos read over HTTP) carries ``tokenizer`` and ``license`` facts
+    fetched elsewhere, so nothing is looked up in ``folder`` on the local disk."""
     from .hf_config import architecture_from_hf_config
 
     arch: Architecture | None = None
@@ -514,9 +530,12 @@ def _describe(tensors: list[TensorInfo], cfg: dict[str, Any] | None, folder: Pat
         source = "quantization_config"
     quant = Quantization(label=label, label_source=source, bits_per_weight=average_bpw(logical),
                          by_type=type_breakdown(logical), method=method)
-    tok, tw = tokenizer_facts(folder, arch.n_vocab if arch else 0)
-    warnings.extend(tw)
-    lic_raw = card_license(folder / "README.md") if (folder / "README.md").is_file() else None
+    if remote is not None:
+        tok, lic_raw = remote.get("tokenizer"), remote.get("license")
+    else:
+        tok, tw = tokenizer_facts(folder, arch.n_vocab if arch else 0)
+        warnings.extend(tw)
+        lic_raw = card_license(folder / "README.md") if (folder / "README.md").is_file() else None
     extra: dict[str, Any] = {"n_files": len(files)}
     if repo:
         extra["repo_id"] = repo

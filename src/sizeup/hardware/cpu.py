@@ -28,16 +28,16 @@ MAX_CPUS = 4096  # cap on sysfs cpuN directories scanned for caches
 # arch/x86/include/asm/cpufeatures.h and arch/arm64/kernel/cpuinfo.c (hwcap_str), Apple
 # sysctl hw.optional.* (documented in "Determining instruction set characteristics").
 FEATURE_ORDER = (
-    "sse3", "ssse3", "avx", "avx2", "fma", "f16c",
-    "avx512f", "avx512bw", "avx512vl", "avx512_vnni", "avx512_bf16", "avx512_fp16",
+    "sse3", "ssse3", "sse4_2", "avx", "avx2", "fma", "f16c", "bmi2",
+    "avx512f", "avx512bw", "avx512vl", "avx512vbmi", "avx512_vnni", "avx512_bf16", "avx512_fp16",
     "avx_vnni", "amx_tile", "amx_int8", "amx_bf16", "amx_fp16",
     "neon", "fp16", "dotprod", "i8mm", "bf16", "sve", "sve2", "sme",
 )
 
 # Linux x86 /proc/cpuinfo `flags` tokens -> canonical.
 _X86_FLAGS = {
-    "pni": "sse3", "ssse3": "ssse3", "avx": "avx", "avx2": "avx2", "fma": "fma", "f16c": "f16c",
-    "avx512f": "avx512f", "avx512bw": "avx512bw", "avx512vl": "avx512vl",
+    "pni": "sse3", "ssse3": "ssse3", "sse4_2": "sse4_2", "avx": "avx", "avx2": "avx2", "fma": "fma",
+    "f16c": "f16c", "bmi2": "bmi2", "avx512vbmi": "avx512vbmi", "avx512f": "avx512f", "avx512bw": "avx512bw", "avx512vl": "avx512vl",
     "avx512_vnni": "avx512_vnni", "avx512_bf16": "avx512_bf16", "avx512_fp16": "avx512_fp16",
     "avx_vnni": "avx_vnni", "amx_tile": "amx_tile", "amx_int8": "amx_int8", "amx_bf16": "amx_bf16",
     "amx_fp16": "amx_fp16",
@@ -49,7 +49,8 @@ _ARM_FEATURES = {
 }
 # macOS machdep.cpu.features / leaf7_features tokens (upper case there) -> canonical.
 _MAC_X86 = {
-    "SSE3": "sse3", "SSSE3": "ssse3", "AVX1.0": "avx", "AVX2": "avx2", "FMA": "fma", "F16C": "f16c",
+    "SSE3": "sse3", "SSSE3": "ssse3", "SSE4.2": "sse4_2", "BMI2": "bmi2", "AVX512VBMI": "avx512vbmi",
+    "AVX1.0": "avx", "AVX2": "avx2", "FMA": "fma", "F16C": "f16c",
     "AVX512F": "avx512f", "AVX512BW": "avx512bw", "AVX512VL": "avx512vl", "AVX512VNNI": "avx512_vnni",
 }
 # macOS hw.optional.* keys on Apple Silicon -> canonical.

@@ -94,7 +94,9 @@ def child_main(worker: Callable[[dict[str, Any]], dict[str, Any]], argv: list[st
     try:
         res = worker(json.loads(argv[1]))
     except ImportError as e:
-        res = {"error": f"llama-cpp-python is not usable here ({e}); install it with pip install llama-cpp-python"}
+        from ..engine.diagnose import explain_import_error
+
+        res = {"error": explain_import_error(f"{type(e).__name__}: {e}").line()}
     except SizeupError as e:
         res = {"error": str(e)}
     except Exception as e:  # reported by the parent as one line naming the exception type

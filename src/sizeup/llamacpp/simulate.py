@@ -134,6 +134,10 @@ def simulate_memory(path: str | os.PathLike, cfg, mode: str = "no_alloc", decode
     lines = [ln for ln in r.stdout.splitlines() if ln.startswith("{")]
     if not lines:
         tail = _stderr_reason(r.stderr) or f"exit code {r.returncode}"
+        if r.returncode < 0:
+            from ..engine.doctor import explain_child_crash
+
+            tail = explain_child_crash(r.returncode, r.stderr[-8000:], python)
         raise SizeupError(f"llama.cpp simulation of {p.name} failed: {tail}")
     try:
         out = json.loads(lines[-1])
@@ -206,6 +210,7 @@ def _worker(spec: dict[str, Any]) -> dict[str, Any]:
     # llama.cpp's memory-fit pass is no_alloc without mmap (it asserts on no_alloc + mmap).
     mp.load_mode = _LOAD_MODE_MMAP if cfg["use_mmap"] and not no_alloc else _LOAD_MODE_NONE
     mp.no_alloc = no_alloc
+    mp.use_extra_bufts = bool(cfg.get("repack", True))  # --repack / --no-repack
     ts = None
     if cfg["tensor_split"]:
         n = L.llama_max_devices()

@@ -72,8 +72,10 @@ def prose_corpus() -> Corpus:
 
 def file_corpus(path: str | os.PathLike[str], cap: int = MAX_FILE_BYTES) -> Corpus:
     p = Path(path)
+    from ..safe_open import open_regular
+
     try:
-        with open(p, "rb") as f:
+        with open_regular(p) as f:  # a FIFO or device given as the corpus must not block
             data = f.read(cap + 1)
     except OSError as e:
         raise SizeupError(f"{p}: cannot read corpus file: {e.strerror or e}") from e

@@ -181,3 +181,67 @@ def run_quality(model_path: str, corpus: Corpus, *, ref_path: str | None = None,
     return QualityResult(str(model_path), str(ref_path), corpus.name, n_ctx, ref.meta["n_chunks"], stats.n_tokens, ppl,
                          kl=stats, reference_cached=cached, reference_file=str(ref.path) if ref.path else None,
                          reference_file_bytes=size, seconds_model=secs)
+
+
+# --- the same, in a child process (what the CLI and library callers should use) ------------------
+
+def run_quality_job(model_path: str, corpus_spec: str, ref_path: str | None = None, n_ctx: int = 512,
+                    chunks: int | None = None, threads: int | None = None,
+                    progress: Progress | None = None) -> dict[str, Any]:
+    """Child-side entry point of :func:`run_quality_isolated` (JSON in, JSON out)."""
+    from .corpus import load_corpus
+
+    return run_quality(model_path, load_corpus(corpus_spec), ref_path=ref_path, n_ctx=n_ctx, chunks=chunks,
+                       threads=threads, progress=progress).to_dict()
+
+
+def result_from_dict(d: dict[str, Any]) -> QualityResult:
+    from dataclasses import fields
+
+    names = {f.name for f in fields(QualityResult)} - {"ppl", "kl"}
+    kl = d.get("kl")
+    return QualityResult(**{k: d[k] for k in names if k in d}, ppl=metrics.Perplexity(**d["ppl"]),
+                         kl=metrics.KLStats(**kl) if kl else None)
+
+
+def run_quality_isolated(model_path: str, corpus_spec: str, *, ref_path: str | None = None, n_ctx: int = 512,
+                         chunks: int | None = None, threads: int | None = None,
+                         progress: Progress | None = None, timeout: float = 6 * 3600.0) -> QualityResult:
+    """:func:`run_quality` in a child process: a native crash of llama.cpp becomes a one-line
+    :class:`~sizeup.errors.SizeupError` naming the probable cause instead of killing the caller."""
+    from ..llamacpp.child import call_in_child
+
+    d = call_in_child("sizeup.quality.evaluate:run_quality_job",
+                      {"model_path": str(model_path), "corpus_spec": corpus_spec,
+                       "ref_path": str(ref_path) if ref_path else None, "n_ctx": n_ctx, "chunks": chunks,
+                       "threads": threads}, progress=progress, timeout=timeout)
+    return result_from_dict(d)
+
+
+def build_reference_job(ref_path: str, corpus_spec: str, n_ctx: int, chunks: int | None, k: int = reference.DEFAULT_K,
+                        threads: int | None = None, cache_dir: str | None = None,
+                        progress: Progress | None = None) -> dict[str, Any]:
+    """Child-side entry point of :func:`build_reference_isolated`: builds (or finds) the cached file."""
+    from .corpus import load_corpus
+
+    cdir = Path(cache_dir) if cache_dir else reference.default_cache_dir()
+    corpus = load_corpus(corpus_spec)
+    ref, cached = build_reference(ref_path, corpus, n_ctx, chunks, k=k, threads=threads, cache_dir=cdir,
+                                  progress=progress)
+    ident = reference.file_identity(ref_path)
+    key = reference.cache_key(ident, corpus.sha256, n_ctx, -1 if chunks is None else chunks, k)
+    return {"path": str(cdir / f"{key}.szref"), "cached": cached}
+
+
+def build_reference_isolated(ref_path: str, corpus_spec: str, n_ctx: int, chunks: int | None, *,
+                             k: int = reference.DEFAULT_K, threads: int | None = None, cache_dir: Path | None = None,
+                             progress: Progress | None = None,
+                             timeout: float = 6 * 3600.0) -> tuple[reference.Reference, bool]:
+    """:func:`build_reference` in a child process; the reference comes back through its cache file."""
+    from ..llamacpp.child import call_in_child
+
+    d = call_in_child("sizeup.quality.evaluate:build_reference_job",
+                      {"ref_path": str(ref_path), "corpus_spec": corpus_spec, "n_ctx": n_ctx, "chunks": chunks, "k": k,
+                       "threads": threads, "cache_dir": str(cache_dir) if cache_dir else None},
+                      progress=progress, timeout=timeout)
+    return reference.load(d["path"]), bool(d["cached"])

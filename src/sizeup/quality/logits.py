@@ -56,7 +56,7 @@ def _import_llama():
     try:
         import llama_cpp
     except ImportError as e:  # pragma: no cover - depends on the install
-        raise SizeupError("quality measurements need llama-cpp-python: pip install 'sizeup[llama]'") from e
+        raise SizeupError("quality measurements need llama-cpp-python: sizeup engine install") from e
     _install_quiet_log(llama_cpp)
     return llama_cpp
 

@@ -211,3 +211,43 @@ def record_history(res: MatrixResult, in_path: str, db_path: Path | None = None)
                     metrics, {"reference": ref_id, "reference_quantized": res.reference_quantized, "kl": r.kl})
     except SizeupError as e:
         res.notes.append(f"history DB not written: {e}")
+
+
+# --- the same, in a child process ----------------------------------------------------------------
+
+def run_matrix_job(in_path: str, types: list[str], out_dir: str, corpus_spec: str, n_ctx: int = 512,
+                   chunks: int | None = None, threads: int | None = None, imatrix: str | None = None,
+                   measure_speed: bool = True, cache_dir: str | None = None, history_db: str | None = None,
+                   progress: Progress | None = None) -> dict[str, Any]:
+    """Child-side entry point of :func:`run_matrix_isolated`."""
+    from .corpus import load_corpus
+
+    res = run_matrix(in_path, types, Path(out_dir), load_corpus(corpus_spec), n_ctx=n_ctx, chunks=chunks,
+                     threads=threads, imatrix=imatrix, measure_speed=measure_speed, progress=progress,
+                     cache_dir=Path(cache_dir) if cache_dir else None,
+                     history_db=Path(history_db) if history_db else None)
+    return res.to_dict()
+
+
+def matrix_from_dict(d: dict[str, Any]) -> MatrixResult:
+    from dataclasses import fields
+
+    row_names = {f.name for f in fields(MatrixRow)}
+    rows = [MatrixRow(**{k: v for k, v in r.items() if k in row_names}) for r in d.get("rows", [])]
+    names = {f.name for f in fields(MatrixResult)} - {"rows"}
+    return MatrixResult(**{k: d[k] for k in names if k in d}, rows=rows)
+
+
+def run_matrix_isolated(in_path: str, types: list[str], out_dir: Path, corpus_spec: str, *, n_ctx: int = 512,
+                        chunks: int | None = None, threads: int | None = None, imatrix: str | None = None,
+                        measure_speed: bool = True, cache_dir: Path | None = None, history_db: Path | None = None,
+                        progress: Progress | None = None, timeout: float = 24 * 3600.0) -> MatrixResult:
+    """:func:`run_matrix` in a child process (quantization and each speed run are children of it)."""
+    from ..llamacpp.child import call_in_child
+
+    d = call_in_child("sizeup.quality.matrix:run_matrix_job",
+                      {"in_path": str(in_path), "types": list(types), "out_dir": str(out_dir), "corpus_spec": corpus_spec,
+                       "n_ctx": n_ctx, "chunks": chunks, "threads": threads, "imatrix": imatrix,
+                       "measure_speed": measure_speed, "cache_dir": str(cache_dir) if cache_dir else None,
+                       "history_db": str(history_db) if history_db else None}, progress=progress, timeout=timeout)
+    return matrix_from_dict(d)

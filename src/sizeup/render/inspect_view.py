@@ -18,12 +18,13 @@ from rich.text import Text
 
 from ..model import LAYER_RECURRENT, ModelDescription
 from ..units import fmt_bytes, fmt_count, fmt_ctx
+from .safe import TextTable, escape_controls, plain
 
 _OPENNESS_STYLE = {"open-source": "green", "open-weights": "yellow", "unknown": "dim"}
 
 
 def _kv_table(title: str) -> Table:
-    t = Table(box=None, show_header=False, pad_edge=False, title=title, title_justify="left",
+    t = TextTable(box=None, show_header=False, pad_edge=False, title=title, title_justify="left",
               title_style="bold cyan")
     t.add_column(style="dim", no_wrap=True, min_width=18)
     t.add_column(overflow="fold")
@@ -46,20 +47,25 @@ def _int(n: Any) -> str:
 
 
 def safety_panel(md: ModelDescription) -> RenderableType | None:
-    from ..describe import safety
+    from ..sources.dispatch import safety
 
     unsafe, reason = safety(md)
     if not unsafe:
         return None
     # The pickle checker's own warnings are the most specific words; the generic reason otherwise.
-    body = Text("\n".join(md.warnings) if md.warnings else reason, style="bold")
+    body = plain_lines(md.warnings if md.warnings else [reason], style="bold")
     return Panel(body, title="UNSAFE FORMAT: never load this file blindly", title_align="left",
                  border_style="bold red", style="red")
 
 
+def plain_lines(lines: list[str], style: str = "") -> Text:
+    """External lines, one per line, each with its own control characters (newlines too) escaped."""
+    return Text("\n".join(escape_controls(x) for x in lines), style=style)
+
+
 def identity_section(md: ModelDescription) -> RenderableType:
     t = _kv_table("Model")
-    t.add_row("Name", Text(md.name or "?", style="bold"))
+    t.add_row("Name", plain(md.name or "?", style="bold"))
     fmt = md.source
     version = md.extra.get("gguf_version") or md.extra.get("version")
     if version and md.source == "gguf":
@@ -70,14 +76,14 @@ def identity_section(md: ModelDescription) -> RenderableType:
     for key, label in (("ollama_name", "Ollama name"), ("hf_repo", "HF repo"), ("hf_id", "HF repo"),
                        ("lmstudio_model", "LM Studio model")):
         if md.extra.get(key) and str(md.extra[key]) != md.name:
-            t.add_row(label, str(md.extra[key]))
+            t.add_row(label, escape_controls(str(md.extra[key])))
     if md.path:
-        t.add_row("Path", md.path)
+        t.add_row("Path", escape_controls(md.path))
     if md.file_size:
         t.add_row("Size on disk", f"{fmt_bytes(md.file_size)} ({md.file_size:,} bytes)")
     if len(md.files) > 1:
-        shown = "\n".join(md.files[:8]) + (f"\n... {len(md.files) - 8} more" if len(md.files) > 8 else "")
-        t.add_row(f"Files ({len(md.files)})", shown)
+        more = [f"... {len(md.files) - 8} more"] if len(md.files) > 8 else []
+        t.add_row(f"Files ({len(md.files)})", plain_lines([*md.files[:8], *more]))
     return t
 
 
@@ -175,17 +181,17 @@ def quantization_section(md: ModelDescription) -> RenderableType | None:
         return None
     t = _kv_table("Quantization")
     label = q.label or "unknown"
-    t.add_row("Quantization", Text(label, style="bold") + Text(f"  (from {q.label_source})", style="dim"))
+    t.add_row("Quantization", plain(label, style="bold") + plain(f"  (from {q.label_source})", style="dim"))
     if q.method and q.method not in ("none", "gguf"):
         t.add_row("Method", q.method)
     if q.bits_per_weight:
         t.add_row("Bits per weight", f"{q.bits_per_weight:.2f} (average over all tensors)")
     if q.check:
-        t.add_row("Check", Text(q.check, style="yellow"))
+        t.add_row("Check", plain(q.check, style="yellow"))
     parts: list[RenderableType] = [t]
     if q.by_type:
         total = sum(s.n_bytes for s in q.by_type) or 1
-        bt = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+        bt = TextTable(box=box.SIMPLE_HEAD, pad_edge=False)
         for col, just in (("type", "left"), ("tensors", "right"), ("params", "right"), ("bytes", "right"),
                           ("share", "right"), ("bpw", "right")):
             bt.add_column(col, justify=just)
@@ -200,26 +206,26 @@ def license_section(md: ModelDescription) -> RenderableType:
     t = _kv_table("Licence and runtimes")
     lic = md.license
     t.add_row("Licence", lic.id or "none stated")
-    t.add_row("Openness", Text(lic.openness, style=_OPENNESS_STYLE.get(lic.openness, "")) + Text(f"  ({lic.reason})", style="dim"))
+    t.add_row("Openness", plain(lic.openness, style=_OPENNESS_STYLE.get(lic.openness, "")) + plain(f"  ({lic.reason})", style="dim"))
     t.add_row("Runs on", ", ".join(md.runtimes) if md.runtimes else "no known runtime")
     return t
 
 
 def warnings_section(md: ModelDescription) -> RenderableType | None:
-    from ..describe import safety
+    from ..sources.dispatch import safety
 
     if not md.warnings or safety(md)[0]:  # an unsafe file's warnings are in the safety panel
         return None
-    t = Table(box=None, show_header=False, pad_edge=False, title="Warnings", title_justify="left",
+    t = TextTable(box=None, show_header=False, pad_edge=False, title="Warnings", title_justify="left",
               title_style="bold yellow")
     t.add_column(style="yellow")
     for w in md.warnings:
-        t.add_row(f"! {w}")
+        t.add_row(f"! {escape_controls(w)}")
     return t
 
 
 def tensor_table(md: ModelDescription) -> RenderableType:
-    t = Table(box=box.SIMPLE_HEAD, title=f"Tensors ({len(md.tensors):,})", title_justify="left",
+    t = TextTable(box=box.SIMPLE_HEAD, title=f"Tensors ({len(md.tensors):,})", title_justify="left",
               title_style="bold cyan", pad_edge=False)
     for col, just in (("name", "left"), ("shape", "left"), ("type", "left"), ("params", "right"),
                       ("bytes", "right"), ("bpw", "right")):

@@ -92,7 +92,7 @@ def run(args) -> int:
     hw = probe_hardware()
     configs, skipped = _configs(args, hw)
 
-    from ...describe import describe
+    from ...sources.dispatch import describe
 
     model = describe(path, allow_catalog=False)
     if model.source != "gguf":
@@ -102,7 +102,7 @@ def run(args) -> int:
         import importlib.util
 
         if importlib.util.find_spec("llama_cpp") is None:
-            raise SizeupError("llama-cpp-python is not installed (pip install llama-cpp-python)")
+            raise SizeupError("llama-cpp-python is not installed; fix: sizeup engine install")
     except ValueError:
         raise SizeupError("llama-cpp-python is not importable") from None
 
@@ -129,12 +129,14 @@ def run(args) -> int:
         if show:
             from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+            from ...render.safe import plain, safe_text
+
             with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), console=con,
                           transient=True) as prog:
                 task = prog.add_task("", total=None)
 
                 def start(i, cfg):
-                    prog.update(task, description=f"[{i + 1}/{len(configs)}] {cfg.label()}: predicting", completed=0,
+                    prog.update(task, description=f"\\[{i + 1}/{len(configs)}] {safe_text(cfg.label())}: predicting", completed=0,
                                 total=None)
 
                 def progress(phase, done, total):
@@ -143,7 +145,7 @@ def run(args) -> int:
                                 else f"{d}: {phase}", completed=done, total=total or None)
 
                 def done_row(r):
-                    prog.console.print(_row_line(r), highlight=False)
+                    prog.console.print(plain(_row_line(r)), highlight=False)
 
                 rows = run_bench(path, configs, db=db, hw=hw, model=model, force=args.force, timeout=args.timeout,
                                  on_row_start=start, progress=progress, on_row_done=done_row)
@@ -199,19 +201,18 @@ def _pred_cell(pred, meas, fmt) -> str:
 
 
 def _render(model, rows) -> None:
-    from rich.table import Table
-
     from ...bench.config import varying_labels
+    from ...render.safe import TextTable, markup, safe_text
     from ...units import fmt_bytes
     from ..output import console
 
     labels = varying_labels([r.config for r in rows]) if rows else []
-    t = Table(title=f"{model.name} ({model.quant.label if model.quant else '?'}, {fmt_bytes(model.file_size)})")
+    t = TextTable(title=f"{safe_text(model.name)} ({safe_text(model.quant.label if model.quant else '?')}, {fmt_bytes(model.file_size)})")
     for col in ("run", "config", "pp tok/s", "tg tok/s", "tg predicted", "TTFT s", "load s", "RSS", "RSS predicted"):
         t.add_column(col, justify="left" if col == "config" else "right")
     for r, label in zip(rows, labels):
         if r.status != "ok":
-            t.add_row(str(r.run_id or "-"), label, f"[red]{r.status}[/]: {r.error}", "", "", "", "", "", "")
+            t.add_row(str(r.run_id or "-"), label, markup(f"[red]{safe_text(r.status)}[/] (below)"), "", "", "", "", "", "")
             continue
         spd = r.prediction.get("speed") or {}
         mem = r.prediction.get("memory") or {}
@@ -224,6 +225,9 @@ def _render(model, rows) -> None:
                   f"{r.mean('load'):.2f}" + (" cold" if (r.info.get("load_state") or "").startswith("cold") else ""),
                   fmt_bytes(rss), _pred_cell(mem.get("rss"), rss, fmt_bytes))
     console().print(t)
+    for r, label in zip(rows, labels):
+        if r.status != "ok":  # the whole reason, not squeezed into a column: it names the cause and the fix
+            console().print(markup(f"[red]{safe_text(r.status)}[/] {safe_text(label)}: {safe_text(r.error)}"))
     if rows:
         c = rows[0].config
         console().print(f"[dim]pp{c.n_prompt} / tg{c.n_gen}" + (f" at depth {c.n_depth}" if c.n_depth else "")

@@ -13,7 +13,8 @@ MAX_RUNS = 32
 
 
 def add_arguments(p) -> None:
-    p.add_argument("runs", metavar="RUN", nargs="+", help="run ids (at least two), e.g. 3 7 or 3-6")
+    p.add_argument("runs", metavar="RUN", nargs="+",
+                   help="run ids (at least two), e.g. 3 7 or 3-6; try:N = every candidate of `sizeup try` experiment N")
     p.add_argument("--format", default="table", choices=("table", "json", "csv", "md"), help="output format")
     p.add_argument("--db", help="history database (default: the user data dir's sizeup/history.db)")
     p.add_argument("--json", action="store_true", help="same as --format json")
@@ -82,16 +83,26 @@ def run(args) -> int:
     from ...errors import SizeupError
     from ...history import HistoryDB, default_path, parse_run_ids
 
-    ids = list(dict.fromkeys(parse_run_ids(args.runs)))
-    if len(ids) < 2:
-        raise SizeupError("compare needs at least two different run ids")
-    if len(ids) > MAX_RUNS:
-        raise SizeupError(f"compare shows at most {MAX_RUNS} runs at once")
+    exps = [str(a) for a in args.runs if str(a).lower().startswith("try:")]  # a `sizeup try` experiment's runs
+    ids = list(dict.fromkeys(parse_run_ids([a for a in args.runs if str(a) not in exps])))
     fmt = "json" if args.json else args.format
     path = Path(args.db) if args.db else default_path()
     if not path.is_file():
         raise SizeupError(f"no history at {path} yet (run `sizeup bench MODEL.gguf` first)")
-    with HistoryDB(path) as db:
+    with HistoryDB.reader(path) as db:  # read-only: never migrates or writes
+        for e in exps:
+            try:
+                exp_id = int(e.split(":", 1)[1].lstrip("#"))
+            except ValueError:
+                raise SizeupError(f"'{e}' is not an experiment (use try:N with the number `sizeup try` printed)") from None
+            found = db.experiment_run_ids(exp_id)
+            if not found:
+                raise SizeupError(f"no finished candidates of experiment {exp_id} in {path}")
+            ids = list(dict.fromkeys(ids + found))
+        if len(ids) < 2:
+            raise SizeupError("compare needs at least two different run ids")
+        if len(ids) > MAX_RUNS:
+            raise SizeupError(f"compare shows at most {MAX_RUNS} runs at once")
         runs = [db.get_run(i) for i in ids]
     cmp = comparison(runs)
     if fmt == "json":
@@ -104,15 +115,14 @@ def run(args) -> int:
 
         (write_csv if fmt == "csv" else write_md)(_flat(cmp), sys.stdout)
         return 0
-    from rich.table import Table
-
+    from ...render.safe import TextTable
     from ..output import console, warn
 
     if not cmp["same_hardware"]:
         warn("these runs come from different machines")
-    if not cmp["same_model"]:
+    if not cmp["same_model"] and not all(r.kind == "try" for r in runs):  # try compares models on purpose
         warn("these runs measured different model files")
-    t = Table(title="compare (ratio vs run %d)" % runs[0].id)
+    t = TextTable(title="compare (ratio vs run %d)" % runs[0].id)
     t.add_column("")
     for r in runs:
         t.add_column(f"run {r.id}", justify="right")

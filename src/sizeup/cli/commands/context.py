@@ -18,6 +18,8 @@ def add_arguments(p) -> None:
     p.add_argument("--system-prompt", metavar="FILE", help="a system prompt file counted on top of the code")
     p.add_argument("--system-tokens", type=int, default=0, help="system prompt size in tokens, if no file is given")
     p.add_argument("--top", type=int, default=10, help="show the N largest files (default 10)")
+    p.add_argument("--offline", action="store_true",
+                   help="answer remote models (org/repo, URLs, registry names) from sizeup's metadata cache only")
     p.add_argument("--json", action="store_true", help="print machine-readable JSON on stdout")
 
 
@@ -25,23 +27,36 @@ def run(args) -> int:
     from pathlib import Path
 
     from ...context_size import LlamaTokenizer, count_tokens
-    from ...describe import describe
+    from ...sources.dispatch import describe
     from ...estimate.kv_cache import kv_cache_bytes
     from ...errors import SizeupError
     from ...units import fmt_bytes, fmt_ctx, parse_count
     from ..output import console, print_json
 
+    if args.offline:
+        from ...sources.meta_cache import set_offline
+
+        set_offline(True)
     model = describe(args.model)
     if model.arch is None:
         raise SizeupError(f"{args.model}: no architecture facts, cannot size a context for it")
-    exact = model.source == "gguf" and model.path is not None
+    # a remote GGUF (read by its header over HTTP) has no local file for the tokenizer
+    exact = model.source == "gguf" and model.path is not None and "remote" not in model.extra
     tokenize = LlamaTokenizer(model.files[0] if model.files else model.path) if exact else None
     family = model.tokenizer.model if model.tokenizer else None
     report = count_tokens([Path(p) for p in args.paths], tokenize=tokenize, tokenizer_family=_family(model))
 
     sys_tokens = args.system_tokens
+    if sys_tokens < 0:
+        raise SizeupError("--system-tokens must be zero or more")
     if args.system_prompt:
-        text = Path(args.system_prompt).read_text("utf-8", "replace")
+        from ...context_size import MAX_FILE_BYTES
+        from ...safe_open import cannot_read, read_text
+
+        try:
+            text = read_text(args.system_prompt, MAX_FILE_BYTES)
+        except OSError as e:
+            raise cannot_read(args.system_prompt, e) from None
         sys_tokens = tokenize(text) if tokenize else count_tokens([Path(args.system_prompt)], tokenizer_family=_family(model)).n_tokens
     total = report.n_tokens + sys_tokens
     n_ctx = parse_count(args.ctx) if args.ctx else model.arch.n_ctx_train
@@ -75,8 +90,10 @@ def run(args) -> int:
 
     from rich.table import Table
 
+    from ...render.safe import TextTable, safe_text
+
     c = console()
-    c.print(f"[bold]{report.root}[/] for [bold]{model.name}[/] - {report.method}")
+    c.print(f"[bold]{safe_text(report.root)}[/] for [bold]{safe_text(model.name)}[/] - {safe_text(report.method)}")
     t = Table(show_header=False, box=None, pad_edge=False)
     t.add_row("files", f"{len(report.files):,}" + (f"  (skipped: {', '.join(f'{v} {k}' for k, v in report.skipped.items())})" if report.skipped else ""))
     t.add_row("lines", f"{report.n_lines:,}")
@@ -88,7 +105,7 @@ def run(args) -> int:
     t.add_row("KV cache", f"{fmt_bytes(kv['f16'])} at f16, {fmt_bytes(kv['q8_0'])} at q8_0 for {total:,} tokens")
     c.print(t)
     if largest:
-        lt = Table(title="largest files", title_justify="left")
+        lt = TextTable(title="largest files", title_justify="left")
         lt.add_column("tokens", justify="right")
         lt.add_column("lines", justify="right")
         lt.add_column("path")

@@ -11,6 +11,8 @@ DESCRIPTION = (
     "With --serve: KV blocks and concurrent sequences on a vLLM/SGLang-style server."
 )
 
+import argparse
+
 COMMON_QUANTS = ("Q2_K", "Q3_K_M", "Q4_0", "Q4_K_M", "Q5_K_M", "Q6_K", "Q8_0", "F16")
 
 
@@ -28,7 +30,11 @@ def add_arguments(p) -> None:
     p.add_argument("--ubatch", "-ub", type=int, default=512, help="physical batch size")
     p.add_argument("--kv-unified", action="store_true", help="one KV buffer shared by all sequences")
     p.add_argument("--swa-full", action="store_true", help="full-size cache for sliding-window layers")
-    p.add_argument("--no-mmap", action="store_true", help="read weights into RAM instead of mapping the file")
+    p.add_argument("--mmap", dest="mmap", action=argparse.BooleanOptionalAction, default=True,
+                   help="map the model file (default) or read weights into RAM (--no-mmap), as llama.cpp's flags")
+    p.add_argument("--repack", dest="repack", action=argparse.BooleanOptionalAction, default=True,
+                   help="let llama.cpp's CPU backend repack weights into interleaved copies (default, as llama.cpp); "
+                        "--no-repack as llama.cpp's -nr")
     p.add_argument("--n-outputs-max", type=int, default=None,
                    help="logits rows per micro-batch (default: llama-server's, one per slot; "
                         "0 = llama.cpp library default n_batch, as llama-cli and llama-cpp-python use)")
@@ -49,6 +55,8 @@ def add_arguments(p) -> None:
     p.add_argument("--gpu-util", type=float, default=0.9, help="gpu_memory_utilization (default 0.9)")
     p.add_argument("--force", action="store_true",
                    help="allow a context above the model's trained maximum (e.g. with RoPE scaling)")
+    p.add_argument("--offline", action="store_true",
+                   help="answer remote models (org/repo, URLs, registry names) from sizeup's metadata cache only")
     p.add_argument("--json", action="store_true", help="print machine-readable JSON on stdout")
 
 
@@ -66,12 +74,16 @@ def _config(args):
         try:
             ts = tuple(float(x) for x in args.tensor_split.replace("/", ",").split(","))
         except ValueError:
-            raise SizeupError(f"--tensor-split takes numbers like 3,1, not '{args.tensor_split}'") from None
+            raise SizeupError(f"--tensor-split takes numbers like 3,1, not '{args.tensor_split[:40]}'") from None
+        import math
+
+        if len(ts) > 128 or not all(math.isfinite(x) and x >= 0 for x in ts) or not any(ts):
+            raise SizeupError(f"--tensor-split takes finite, non-negative proportions (not all zero) like 3,1, not '{args.tensor_split[:40]}'")
     return RunConfig(n_ctx=parse_count(args.ctx), n_batch=args.batch, n_ubatch=args.ubatch, type_k=tk, type_v=tv,
                      flash_attn=args.fa, n_parallel=args.parallel, kv_unified=args.kv_unified,
                      n_gpu_layers=args.ngl, split_mode=args.split_mode, tensor_split=ts,
-                     use_mmap=not args.no_mmap, offload_kqv=not args.no_kv_offload, swa_full=args.swa_full,
-                     n_outputs_max=args.n_outputs_max)
+                     use_mmap=args.mmap, repack=args.repack, offload_kqv=not args.no_kv_offload,
+                     swa_full=args.swa_full, n_outputs_max=args.n_outputs_max)
 
 
 def _quant_label(q: str) -> str:
@@ -85,18 +97,28 @@ def _quant_label(q: str) -> str:
 
 
 def run(args) -> int:
-    from ...describe import describe
+    from ...sources.dispatch import describe
     from ...errors import SizeupError
     from ..output import print_json, warn
 
+    if args.offline:
+        from ...sources.meta_cache import set_offline
+
+        set_offline(True)
     md = describe(args.model)
     if md.arch is None:
         raise SizeupError(f"{args.model}: no architecture facts, cannot estimate memory")
+    if md.source == "gguf" and not any(t.n_elements for t in md.tensors):
+        raise SizeupError(f"{args.model}: this GGUF has no weights (a vocabulary-only file, like llama.cpp's "
+                          "models/ggml-vocab-*.gguf): there is nothing to load, so nothing to estimate")
     if args.serve:
         return _run_serve(args, md)
     cfg = _config(args)
     cfg.check_for(md.arch.n_layer)
     quant = _quant_label(args.quant) if args.quant else None
+    if quant and md.extra.get("hub_quant") not in (None, quant) and any(
+            q.get("quant") == quant for q in md.extra.get("hub_quants", [])):
+        md = describe(f"{md.extra['hub_repo']}@{md.extra['hub_revision']}:{quant}")  # the repo's own file of that quant
     if cfg.n_ctx > md.arch.n_ctx_train > 0:
         if not args.force:
             raise SizeupError(f"context {cfg.n_ctx} is above {md.name}'s maximum of {md.arch.n_ctx_train} tokens "
@@ -110,7 +132,7 @@ def run(args) -> int:
     hw = probe_hardware(gpu=args.gpu, vram=args.vram, ram=args.ram, n_gpus=args.gpus, bandwidth="off")
     devices = devices_from_hardware(hw)
     tensors = model_tensors(md, quant)
-    est = estimate_memory(md, cfg, devices, tensors=tensors)
+    est = estimate_memory(md, cfg, devices, tensors=tensors, build=_build_features(hw))
 
     # the largest context that fits, and the GPU layers that fit at the asked context
     fit_ctx = max_context(md, cfg, devices[0].free or 0, devices, limit=max(md.arch.n_ctx_train, cfg.n_ctx), tensors=tensors)
@@ -125,14 +147,67 @@ def run(args) -> int:
     rows = [] if args.no_table else _quant_table(md, cfg, devices, label)
     measured = _measure(md, cfg) if args.measure else None
 
+    command = _run_command(md, label, est, bool(gpus))
     if args.json:
         d = est.to_dict()
         d.update(quant=label, max_context=fit_ctx, max_gpu_layers=fit_ngl, n_layer=md.arch.n_layer,
-                 quant_table=rows, llama_cpp=measured)
+                 quant_table=rows, llama_cpp=measured, llama_fit_args=fit_params_args(est),
+                 command=command.to_dict())
         print_json(d)
         return 0
     _print(md, label, est, fit_ctx, fit_ngl, rows, measured)
+    from ...render.safe import safe_text
+    from ..output import console
+
+    console().print(f"run: {safe_text(command.llama_cpp_line)}")
+    if command.ollama:
+        console().print(f"ollama: {safe_text(command.ollama)} ({safe_text(command.ollama_note or '')})")
+    for n in command.notes:
+        console().print(f"[dim]note: {safe_text(n)}[/]")
     return 0
+
+
+def _run_command(md, label, est, has_gpu: bool):
+    """The llama-server command (and Ollama line) for exactly this estimate (sizeup.advice.run_command)."""
+    from ...advice.run_command import build
+
+    cfg, r = est.config, est.resolved
+    hub = str(md.extra.get("hub_repo") or "")
+    repo = hub if hub.lower().endswith("gguf") else None
+    path = str(md.path) if md.source == "gguf" and md.path and not repo else None
+    return build(quant=label or "Q4_K_M", ctx=cfg.n_ctx, n_gpu_layers=r.n_gpu_layers if has_gpu else 0,
+                 n_layer=md.arch.n_layer, hf_id=md.extra.get("hf_id"), gguf_path=path, gguf_repo=repo,
+                 ollama_tag=md.extra.get("ollama"), type_k=cfg.type_k, type_v=cfg.type_v,
+                 flash_attn=r.flash_attn, n_parallel=cfg.n_parallel, has_gpu=has_gpu)
+
+
+def _build_features(hw):
+    """The installed llama.cpp's compiled CPU features (asked in a child, cached), else this CPU's."""
+    from ...estimate.repack import features_from_cpu
+    from ...llamacpp.sysinfo import installed_build_features
+
+    try:
+        b = installed_build_features()
+    except Exception:  # a broken engine must not break an estimate: fall back to the CPU
+        b = None
+    return b or features_from_cpu(hw.cpu.features if hw.cpu else ())
+
+
+def fit_params_args(est) -> str:
+    """The llama-fit-params command line whose ``--fit-print on`` output ``llama_fit`` predicts."""
+    cfg, r = est.config, est.resolved
+    fa = {True: "on", False: "off"}.get(cfg.flash_attn, "auto")
+    a = [f"-c {r.n_ctx}", f"-b {cfg.n_batch}", f"-ub {cfg.n_ubatch}", f"-fa {fa}", f"-np {cfg.n_parallel}",
+         f"-ctk {cfg.type_k}", f"-ctv {cfg.type_v}", f"-ngl {cfg.n_gpu_layers if cfg.n_gpu_layers >= 0 else 'all'}"]
+    if cfg.kv_unified:
+        a.append("-kvu")
+    if cfg.swa_full:
+        a.append("--swa-full")
+    if not cfg.repack:
+        a.append("--no-repack")
+    if not cfg.offload_kqv:
+        a.append("-nkvo")
+    return "llama-fit-params --fit-print on " + " ".join(a)
 
 
 def _quant_table(md, cfg, devices, current):
@@ -169,13 +244,14 @@ def _measure(md, cfg):
 def _print(md, label, est, fit_ctx, fit_ngl, rows, measured) -> None:
     from rich.table import Table
 
+    from ...render.safe import safe_text
     from ...units import fmt_bytes, fmt_ctx
     from ..output import console
 
     c = console()
     r = est.resolved
     cfg = est.config
-    c.print(f"[bold]{md.name}[/]  {label or ''}  {md.arch.name}, {md.arch.n_layer} layers")
+    c.print(f"[bold]{safe_text(md.name)}[/]  {safe_text(label or '')}  {safe_text(md.arch.name)}, {md.arch.n_layer} layers")
     c.print(f"context {fmt_ctx(r.n_ctx)} ({r.n_stream} stream(s) x {r.n_ctx_seq}), KV {cfg.type_k}/{cfg.type_v}, "
             f"flash attention {'on' if r.flash_attn else 'off'}, ubatch {r.n_ubatch}, "
             f"{est.placement.n_offloaded}/{md.arch.n_layer + 1} layers on GPU")
@@ -185,30 +261,38 @@ def _print(md, label, est, fit_ctx, fit_ngl, rows, measured) -> None:
     for col in cols:
         t.add_column(col, justify="left" if col == "device" else "right")
     for d in est.devices:
-        t.add_row(d.name, fmt_bytes(d.weights, 1), fmt_bytes(d.kv, 1), *([fmt_bytes(d.recurrent, 1)] if state else []),
+        t.add_row(safe_text(d.name), fmt_bytes(d.weights, 1), fmt_bytes(d.kv, 1), *([fmt_bytes(d.recurrent, 1)] if state else []),
                   fmt_bytes(d.compute, 1), fmt_bytes(d.output, 1), fmt_bytes(d.overhead, 1),
                   f"[bold]{fmt_bytes(d.total, 1)}[/]", fmt_bytes(d.free, 1) if d.free is not None else "?")
     c.print(t)
-    c.print(f"expected resident RAM after a prompt: {fmt_bytes(est.rss)}"
+    c.print(f"expected peak resident RAM after a prompt: {fmt_bytes(est.rss)}"
             + (f" (of which {fmt_bytes(est.host.weights_mapped)} mapped weights, reclaimable page cache)" if est.host.weights_mapped else ""))
+    if est.rss != est.working_set:
+        c.print(f"working set that must stay resident: {fmt_bytes(est.working_set)} "
+                f"({fmt_bytes(est.host.weights_repacked)} of weights repacked by llama.cpp's CPU backend)")
+    fit = "; ".join(f"{'Host' if d.kind == 'cpu' else d.name} model {fmt_bytes(d.llama_fit.get('model', 0))}, "
+                    f"context {fmt_bytes(d.llama_fit.get('context', 0))}, compute {fmt_bytes(d.llama_fit.get('compute', 0))}"
+                    for d in est.devices if d.llama_fit)
+    if fit:
+        c.print(f"llama.cpp's own reservation (llama-fit-params): {safe_text(fit)}")
     c.print(f"largest context that fits: {fmt_ctx(fit_ctx) if fit_ctx else 'none'}")
     if fit_ngl is not None:
         c.print(f"GPU layers that fit: {fit_ngl} of {md.arch.n_layer + 1}")
     if measured:
         if "error" in measured:
-            c.print(f"[yellow]llama.cpp measurement failed: {measured['error']}[/]")
+            c.print(f"[yellow]llama.cpp measurement failed: {safe_text(measured['error'])}[/]")
         else:
             tot = measured["totals"]["total"]
             c.print(f"llama.cpp's own figure (no_alloc): {fmt_bytes(tot)} vs predicted {fmt_bytes(est.llama_total)}")
     for n in est.notes:
-        c.print(f"[dim]note: {n}[/]")
+        c.print(f"[dim]note: {safe_text(n)}[/]")
     if rows:
         qt = Table(title=f"by quant type at {fmt_ctx(cfg.n_ctx)}", title_justify="left")
         for col in ("quant", "weights", "total", "fits", "max context"):
             qt.add_column(col, justify="left" if col == "quant" else "right")
         for row in rows:
             if "error" in row:
-                qt.add_row(row["quant"], "-", "-", "-", row["error"][:40])
+                qt.add_row(row["quant"], "-", "-", "-", safe_text(row["error"][:40]))
                 continue
             fits = {True: "yes", False: "[red]no[/]", None: "?"}[row["fits"]]
             name = f"[bold]{row['quant']}[/]" if row.get("current") else row["quant"]
@@ -217,10 +301,19 @@ def _print(md, label, est, fit_ctx, fit_ngl, rows, measured) -> None:
         c.print(qt)
 
 
+def _serve_misfit(s, md) -> str:
+    """The one stderr line for a serving configuration that does not fit (exit code 2)."""
+    why = next((n for n in s.notes if "exceed" in n or "not even" in n), None)
+    return f"{md.name} does not fit for serving: " + (why or f"{s.max_concurrent_seqs} sequences of {s.ctx} tokens fit in the KV cache")
+
+
 def _run_serve(args, md) -> int:
     from ...errors import SizeupError
     from ...estimate.serving import serving_capacity
     from ...units import fmt_bytes, parse_count, parse_size
+    import sys
+
+    from ...render.safe import one_line, safe_text
     from ..output import console, print_json
 
     n_gpus = args.gpus or 1
@@ -245,7 +338,7 @@ def _run_serve(args, md) -> int:
         print_json(s.to_dict())
         return 0
     c = console()
-    c.print(f"[bold]{md.name}[/] on {n_gpus} GPU(s) of {fmt_bytes(vram)}, TP {s.tp} x PP {s.pp}, "
+    c.print(f"[bold]{safe_text(md.name)}[/] on {n_gpus} GPU(s) of {fmt_bytes(vram)}, TP {s.tp} x PP {s.pp}, "
             f"gpu_memory_utilization {s.gpu_memory_utilization}")
     c.print(f"per GPU: weights {fmt_bytes(s.weights_per_gpu)}, activations {fmt_bytes(s.activation_per_gpu)}, "
             f"CUDA graphs {fmt_bytes(s.cuda_graph_per_gpu)}, non-torch {fmt_bytes(s.non_torch_per_gpu)}, "
@@ -254,5 +347,7 @@ def _run_serve(args, md) -> int:
             f"{s.blocks_per_seq} blocks per {s.ctx}-token sequence")
     c.print(f"max concurrent sequences at {s.ctx} tokens: [bold]{s.max_concurrent_seqs}[/]")
     for n in s.notes:
-        c.print(f"[dim]note: {n}[/]")
+        c.print(f"[dim]note: {safe_text(n)}[/]")
+    if not s.fits:
+        print(f"sizeup: error: {one_line(_serve_misfit(s, md))}", file=sys.stderr)
     return 0 if s.fits else 2

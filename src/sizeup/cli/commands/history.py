@@ -70,6 +70,30 @@ def write_md(rows: list[dict], out) -> None:
         out.write("| " + " | ".join(_md_cell(r.get(k)) for k in cols) + " |\n")
 
 
+def _mark_dead_runs(path) -> None:
+    """Best effort: flag runs whose process died. Skipped when the history cannot be written
+    (read-only directory, damaged file): reading must work regardless."""
+    import os
+    import sqlite3
+
+    from ...errors import SizeupError
+    from ...history import HistoryDB
+
+    if not (os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)):
+        return
+    try:  # look first, read-only: most listings have nothing to mark, and then nothing is written
+        with HistoryDB.reader(path) as db:
+            if not db.dead_runs():
+                return
+    except (SizeupError, sqlite3.Error, OSError):
+        return
+    try:
+        with HistoryDB(path) as db:
+            db.mark_dead_runs()
+    except (SizeupError, sqlite3.Error, OSError):
+        pass
+
+
 def run(args) -> int:
     import sys
     from pathlib import Path
@@ -82,8 +106,8 @@ def run(args) -> int:
         raise SizeupError(f"no history at {path} yet (run `sizeup bench MODEL.gguf` first)")
     if args.limit is not None and args.limit <= 0:
         raise SizeupError(f"--limit must be positive, not {args.limit}")
-    with HistoryDB(path) as db:
-        db.mark_dead_runs()
+    _mark_dead_runs(path)
+    with HistoryDB.reader(path) as db:  # read-only: works in a read-only directory, never migrates
         limit = args.limit if args.limit is not None else (None if args.export else DEFAULT_LIMIT)
         runs = db.list_runs(limit=limit, model=args.model, kind=args.kind, with_samples=args.export)
     if args.export:
@@ -101,15 +125,14 @@ def run(args) -> int:
 
         print_json({"db": str(path), "runs": [r.to_dict() for r in runs]})
         return 0
-    from rich.table import Table
-
+    from ...render.safe import TextTable, markup, plain, safe_text
     from ...units import fmt_bytes
     from ..output import console
 
     if not runs:
-        console().print(f"no runs match in {path}")
+        console().print(plain(f"no runs match in {path}"))
         return 0
-    t = Table(title=f"history ({path})")
+    t = TextTable(title=f"history ({safe_text(path)})")
     for col in ("run", "UTC", "kind", "model", "config", "status", *(h for _, h, _ in MAIN_METRICS), "RSS"):
         t.add_column(col, justify="right" if col in ("run", *(h for _, h, _ in MAIN_METRICS), "RSS") else "left")
     for r in runs:
@@ -121,14 +144,15 @@ def run(args) -> int:
         vals = []
         for m, _, fmt in MAIN_METRICS:
             s = r.summaries.get(m)
-            vals.append(fmt.format(s["mean"]) if s else "")
+            vals.append(fmt.format(s["mean"]) if s and isinstance(s.get("mean"), (int, float)) else "")
         rss = r.summaries.get("rss_model")
-        status = r.status if r.status == "ok" else f"[red]{r.status}[/]"
+        status = r.status if r.status == "ok" else f"[red]{safe_text(r.status)}[/]"
         if r.error and r.status != "ok":
-            status += f": {r.error[:60]}"
+            status += f": {safe_text(r.error[:60])}"
+        status = markup(status)
         name = r.model.get("name") or "?"
         name = name if len(name) <= 24 else name[:23] + "…"
-        t.add_row(str(r.id), r.started_at[5:16].replace("T", " "), r.kind,
+        t.add_row(str(r.id), str(r.started_at)[5:16].replace("T", " "), r.kind,
                   f"{name} {r.model.get('quant') or ''}".strip(), cfg, status, *vals,
                   fmt_bytes(rss["mean"]) if rss else "")
     console().print(t)

@@ -75,7 +75,7 @@ def _run_single(args, corpus) -> int:
     from pathlib import Path
 
     from ...formats.gguf_model import describe_gguf
-    from ...quality.evaluate import run_quality
+    from ...quality.evaluate import run_quality_isolated
     from ..output import console, print_json, warn
 
     with _progress_bar(args) as bar:
@@ -86,8 +86,8 @@ def _run_single(args, corpus) -> int:
                 tasks[phase] = bar.add_task(f"{phase} chunks", total=total)
             bar.update(tasks[phase], completed=done, total=total)
 
-        r = run_quality(args.model, corpus, ref_path=args.ref, n_ctx=args.ctx, chunks=args.chunks,
-                        threads=args.threads, progress=progress)
+        r = run_quality_isolated(args.model, args.corpus, ref_path=args.ref, n_ctx=args.ctx, chunks=args.chunks,
+                                 threads=args.threads, progress=progress)
     ref_note = None
     if args.ref:
         d = describe_gguf(args.ref)
@@ -101,7 +101,9 @@ def _run_single(args, corpus) -> int:
         print_json(d)
         return 0
     c = console()
-    c.print(f"[bold]{Path(r.model).name}[/bold] on corpus '{r.corpus}': {r.n_chunks} chunks x {r.n_ctx} tokens, "
+    from ...render.safe import safe_text
+
+    c.print(f"[bold]{safe_text(Path(r.model).name)}[/bold] on corpus '{safe_text(r.corpus)}': {r.n_chunks} chunks x {r.n_ctx} tokens, "
             f"{r.n_tokens_scored:,} tokens scored, {r.tokens_per_s:.0f} tok/s")
     c.print(f"PPL = {r.ppl.ppl:.4f} +/- {r.ppl.ppl_err:.4f}")
     k = r.kl
@@ -153,7 +155,7 @@ def _run_matrix(args, corpus) -> int:
     from pathlib import Path
 
     from ... import quantize as qz
-    from ...quality.matrix import run_matrix, verdict
+    from ...quality.matrix import run_matrix_isolated, verdict
     from ..output import console, print_json, warn
 
     types = qz.parse_types(args.to)
@@ -168,8 +170,9 @@ def _run_matrix(args, corpus) -> int:
                 tasks[key] = bar.add_task(f"{ft} {phase}", total=total)
             bar.update(tasks[key], completed=done, total=total)
 
-        res = run_matrix(str(src), types, out_dir, corpus, n_ctx=args.ctx, chunks=args.chunks, threads=args.threads,
-                         imatrix=args.imatrix, measure_speed=not args.no_speed, progress=progress)
+        res = run_matrix_isolated(str(src), types, out_dir, args.corpus, n_ctx=args.ctx, chunks=args.chunks,
+                                  threads=args.threads, imatrix=args.imatrix, measure_speed=not args.no_speed,
+                                  progress=progress)
     d = res.to_dict()
     if args.json:
         print_json(d)
@@ -207,5 +210,7 @@ def _run_matrix(args, corpus) -> int:
         warn(n)
     for r in res.rows:
         if not r.ok:
-            print(f"sizeup: error: {r.ftype}: {r.error}", file=sys.stderr)
+            from ...render.safe import one_line
+
+            print(f"sizeup: error: {one_line(f'{r.ftype}: {r.error}')}", file=sys.stderr)
     return 0 if all(r.ok for r in res.rows) else 2

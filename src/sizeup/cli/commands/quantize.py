@@ -67,12 +67,14 @@ def run(args) -> int:
     else:
         from rich.table import Table
 
-        tb = Table(title=f"{src.name} ({desc.quant.label if desc.quant else '?'}, {desc.file_size / 2**30:.2f} GiB)")
+        from ...render.safe import safe_text
+
+        tb = Table(title=f"{safe_text(src.name)} ({desc.quant.label if desc.quant else '?'}, {desc.file_size / 2**30:.2f} GiB)")
         for col in ("type", "file", "GiB", "bpw", "predicted GiB", "pred. error", "time"):
             tb.add_column(col, justify="left" if col in ("type", "file") else "right")
         for o in outs:
             if o.ok:
-                tb.add_row(o.ftype, Path(o.path).name, f"{o.bytes / 2**30:.3f}", f"{o.bits_per_weight:.2f}",
+                tb.add_row(o.ftype, safe_text(Path(o.path).name), f"{o.bytes / 2**30:.3f}", f"{o.bits_per_weight:.2f}",
                            f"{o.predicted_bytes / 2**30:.3f}", f"{o.predicted_error * 100:+.2f}%", f"{o.seconds:.1f} s")
             else:
                 tb.add_row(o.ftype, "[red]failed[/red]", "", "", f"{o.predicted_bytes / 2**30:.3f}", "", f"{o.seconds:.1f} s")
@@ -82,5 +84,7 @@ def run(args) -> int:
                 warn(f"{o.ftype}: the output's tensor mix reads as {o.label}")
     failed = [o for o in outs if not o.ok]
     for o in failed:
-        print(f"sizeup: error: {o.ftype}: {o.error}", file=sys.stderr)
+        from ...render.safe import one_line
+
+        print(f"sizeup: error: {one_line(f'{o.ftype}: {o.error}')}", file=sys.stderr)
     return 2 if failed else 0

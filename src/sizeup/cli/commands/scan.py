@@ -20,7 +20,8 @@ def run(args) -> int:
     from pathlib import Path
 
     from ...errors import SizeupError
-    from ...scan import scan
+    from ...sources.local_scan import scan
+    from ...render.safe import plain, safe_text
     from ..output import console, err_console, print_json
 
     if args.no_default and not args.dirs:
@@ -30,7 +31,7 @@ def run(args) -> int:
     if ec.is_terminal and not args.json:
         with ec.status("scanning...", spinner="dots") as status:
             def progress(what: str, found: int) -> None:
-                status.update(f"scanning {_short(what)}  [dim]({found} found)[/dim]")
+                status.update(f"scanning {safe_text(_short(what))}  [dim]({found} found)[/dim]")
 
             entries = scan(dirs, include_default_locations=not args.no_default, progress=progress)
     else:
@@ -41,12 +42,49 @@ def run(args) -> int:
         return 0
     c = console()
     if not entries:
-        c.print("no models found" + ("" if args.no_default else " in the default locations") +
-                (f" or in {', '.join(map(str, dirs))}" if dirs else ""))
+        c.print(plain("no models found" + ("" if args.no_default else " in the default locations") +
+                      (f" or in {', '.join(map(str, dirs))}" if dirs else "")))
         return 0
-    c.print(_table(entries, c.width))
-    c.print(_summary(entries))
+    if len(entries) > LARGE_TABLE_ROWS:  # rich lays out ~2 ms per row: 50k models took 50 s
+        _print_plain_table(entries)
+    else:
+        c.print(_table(entries, c.width))
+    c.print(plain(_summary(entries)))
     return 0
+
+
+LARGE_TABLE_ROWS = 500
+
+
+def _print_plain_table(entries) -> None:
+    """The same columns as :func:`_table`, aligned in plain text and written in one go: linear in
+    the number of rows (rich measures and wraps every cell). External strings are escaped."""
+    import sys
+
+    from ...render.safe import escape_controls
+    from ...units import fmt_bytes, fmt_count, fmt_ctx
+
+    head = ("name", "format", "params", "quant", "size", "context", "where", "path")
+    rows = []
+    for e in entries:
+        err = ""
+        if e.error:
+            err = e.error[len(e.path) + 2:] if e.error.startswith(e.path + ": ") else e.error
+            err = "  error: " + escape_controls(err)
+            facts = (e.format, "-", "-", fmt_bytes(e.size) if e.size else "-", "-", e.location_kind)
+        else:
+            facts = (e.format, fmt_count(e.params) if e.params else "-", e.quant or "-", fmt_bytes(e.size),
+                     fmt_ctx(e.context) if e.context else "-", e.location_kind)
+        rows.append((escape_controls(e.name), *(escape_controls(str(f)) for f in facts), escape_controls(_tilde(e.path)) + err))
+    widths = [min(48, max(len(head[i]), *(len(r[i]) for r in rows))) for i in range(len(head) - 1)]
+    right = {2, 4, 5}
+
+    def line(cells) -> str:
+        out = [c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths))]
+        return "  ".join(out) + "  " + cells[-1]
+
+    sys.stdout.write("\n".join([line(head), *(line(r) for r in rows)]) + "\n")
+    sys.stdout.flush()
 
 
 def _short(text: str, width: int = 60) -> str:
@@ -57,13 +95,14 @@ def _table(entries, width: int):
     """One row per model. Below ~140 columns the path moves under the name instead of getting
     its own column, so the short facts never get squeezed into ellipses."""
     from rich import box
-    from rich.table import Table
     from rich.text import Text
+
+    from ...render.safe import TextTable, plain
 
     from ...units import fmt_bytes, fmt_count, fmt_ctx
 
     wide = width >= 140
-    t = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+    t = TextTable(box=box.SIMPLE_HEAD, pad_edge=False)
     t.add_column("name" if wide else "name / path", overflow="fold", max_width=32 if wide else None)
     for col, just in (("format", "left"), ("params", "right"), ("quant", "left"), ("size", "right"),
                       ("context", "right"), ("where", "left")):
@@ -71,11 +110,11 @@ def _table(entries, width: int):
     if wide:
         t.add_column("path", overflow="fold", min_width=20)
     for e in entries:
-        where = Text(_tilde(e.path), style="dim" if not wide else "")
+        where = plain(_tilde(e.path), style="dim" if not wide else "")
         if e.error:
             # The error usually repeats the path ("<path>: truncated ..."); show it once.
             err = e.error[len(e.path) + 2:] if e.error.startswith(e.path + ": ") else e.error
-            where = where + Text("\n") + Text(err, style="red")
+            where = where + Text("\n") + plain(err, style="red")
             facts = [e.format, "-", "-", fmt_bytes(e.size) if e.size else "-", "-", e.location_kind]
         else:
             facts = [e.format, fmt_count(e.params) if e.params else "-", e.quant or "-", fmt_bytes(e.size),
@@ -83,7 +122,7 @@ def _table(entries, width: int):
         if wide:
             t.add_row(e.name, *facts, where)
         else:
-            t.add_row(Text(e.name + "\n") + where, *facts)
+            t.add_row(plain(e.name) + Text("\n") + where, *facts)
     return t
 
 

@@ -14,8 +14,11 @@ Resolution order (first match wins), chosen so a local file always beats a name 
 2. ``org/name`` (optionally ``org/name:QUANT`` for GGUF repos) present in the local HF cache,
    else ``publisher/repo`` in LM Studio's models folder;
 3. an Ollama model (``name:tag``, or a name the local Ollama store holds);
-4. a catalog id;
-5. otherwise :class:`NotFound`, with close matches from catalog ids and local Ollama names.
+4. a reference that can only be remote (a URL, ``hf.co/...``, ``org/name@rev``, ``org/name:QUANT``):
+   read header-only from the Hub or the URL (:mod:`sizeup.sources`);
+5. a catalog id;
+6. ``org/name`` on the Hugging Face Hub, ``name:tag`` in the Ollama registry (header-only);
+7. otherwise :class:`NotFound`, with close matches from catalog ids and local Ollama names.
 
 Every failure is one :class:`SizeupError` line; a reader that crashes on a hostile file is turned
 into :class:`BadModelFile` rather than a traceback.
@@ -31,9 +34,10 @@ import struct
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import BadModelFile, NotFound, SizeupError
-from .limits import MAX_JSON_HEADER_BYTES, MAX_SPLIT_PARTS
-from .model import ModelDescription
+from ..errors import BadModelFile, NotFound, SizeupError
+from ..limits import MAX_JSON_HEADER_BYTES, MAX_SPLIT_PARTS
+from ..model import ModelDescription
+from ..safe_open import NotRegularFile, open_regular, read_head, read_text
 
 # --- content sniffing ---------------------------------------------------------------------------
 
@@ -60,9 +64,7 @@ def sniff(path: Path) -> str | None:
     protobuf), so it needs the ``.onnx`` extension *and* a plausible first protobuf tag.
     """
     try:
-        with open(path, "rb") as f:
-            head = f.read(16)
-            size = os.fstat(f.fileno()).st_size
+        head, size = read_head(path, 16)
     except OSError:
         return None
     if head[:4] == GGUF_MAGIC:
@@ -79,7 +81,26 @@ def sniff(path: Path) -> str | None:
     # Pickle protocol 2..5 starts with PROTO (0x80) and the protocol number.
     if len(head) >= 2 and head[0] == 0x80 and 2 <= head[1] <= 5 and ext in PICKLE_EXTENSIONS:
         return "pickle"
+    # Protocol 0/1 (text) pickles have no header: torch never writes them, but a crafted file may.
+    if head[:1] and head[0] in _TEXT_PICKLE_FIRST and ext in PICKLE_EXTENSIONS and _text_pickle(path):
+        return "pickle"
     return None
+
+
+# Opcodes a protocol 0/1 pickle can start with (MARK, GLOBAL, INST, containers, scalars).
+_TEXT_PICKLE_FIRST = frozenset(b"(c}])NILFSVUXJKMGTBiq")
+
+
+def _text_pickle(path: Path) -> bool:
+    """Its first 64 KiB decode as pickle opcodes that import something or end cleanly."""
+    from ..formats.pickle_check import scan_pickle
+
+    try:
+        head, _ = read_head(path, 64 * 1024)
+    except OSError:
+        return False
+    found, _, problem, _ = scan_pickle(head, 1)
+    return bool(found) or problem is None
 
 
 # First byte of a serialized onnx.ModelProto: the tag of one of its top-level fields with its
@@ -141,8 +162,7 @@ def is_hf_cache_repo(d: Path) -> bool:
 def looks_like_hf_config(path: Path) -> bool:
     """A config.json that describes a transformers model (not any JSON called config.json)."""
     try:
-        with open(path, "rb") as f:
-            head = f.read(64 * 1024)
+        head, _ = read_head(path, 64 * 1024)
     except OSError:
         return False
     return b'"model_type"' in head or b'"architectures"' in head
@@ -219,7 +239,7 @@ def hf_snapshot(repo_dir: Path) -> Path | None:
     ref = repo_dir / "refs" / "main"
     try:
         if ref.is_file() and ref.stat().st_size <= 256:
-            rev = ref.read_text(encoding="utf-8", errors="replace").strip()
+            rev = read_text(ref, 256).strip()
             if re.fullmatch(r"[0-9a-fA-F]{6,64}", rev) and (snaps / rev).is_dir():
                 return snaps / rev
         dirs = [p for p in snaps.iterdir() if p.is_dir()]
@@ -255,7 +275,7 @@ def _call(fn, path: object, *args) -> ModelDescription:
 
 
 def describe_gguf_path(path: Path) -> ModelDescription:
-    from .formats.gguf_model import describe_gguf
+    from ..formats.gguf_model import describe_gguf
 
     return _call(describe_gguf, path)
 
@@ -263,11 +283,10 @@ def describe_gguf_path(path: Path) -> ModelDescription:
 def describe_file(path: Path) -> ModelDescription:
     """A single file, by content."""
     try:
-        st = path.stat()
-        if not stat.S_ISREG(st.st_mode):  # a FIFO or device would block or stream forever
-            raise SizeupError(f"{path}: not a regular file")
-        with open(path, "rb"):
-            pass
+        with open_regular(path) as f:  # a FIFO or device would block or stream forever
+            st = os.fstat(f.fileno())
+    except NotRegularFile:
+        raise
     except OSError as e:
         raise SizeupError(f"{path}: cannot read: {e.strerror or e}") from e
     if st.st_size == 0:
@@ -276,15 +295,15 @@ def describe_file(path: Path) -> ModelDescription:
     if kind == "gguf":
         return describe_gguf_path(path)
     if kind == "safetensors":
-        from .formats.safetensors import describe_safetensors_file
+        from ..formats.safetensors import describe_safetensors_file
 
         return _call(describe_safetensors_file, path)
     if kind == "onnx":
-        from .formats.onnx_model import describe_onnx
+        from ..formats.onnx_model import describe_onnx
 
         return _call(describe_onnx, path)
     if kind == "pickle":
-        from .formats.pickle_check import describe_pickle
+        from ..formats.pickle_check import describe_pickle
 
         return _call(describe_pickle, path)
     ext = path.suffix.lower()
@@ -304,7 +323,7 @@ def describe_candidate(c: Candidate) -> ModelDescription:
     if c.problem:
         raise BadModelFile(c.path, c.problem)
     if c.kind == "hf-dir":
-        from .formats.safetensors import describe_hf_dir
+        from ..formats.safetensors import describe_hf_dir
 
         return _call(describe_hf_dir, c.path)
     if c.kind == "hf-cache-repo":
@@ -324,7 +343,7 @@ def describe_hf_cache_repo(repo_dir: Path, tag: str | None = None) -> ModelDescr
     cands = _candidates_below(snap, max_depth=2)
     hf = [c for c in cands if c.kind == "hf-dir" and c.path == snap]
     if hf and not tag:
-        from .formats.safetensors import describe_hf_dir
+        from ..formats.safetensors import describe_hf_dir
 
         return _call(describe_hf_dir, repo_dir)
     ggufs = _with_tag([c for c in cands if c.kind == "gguf"], snap, tag, f"{repo_dir.name} (cached snapshot)")
@@ -356,7 +375,7 @@ def _with_tag(ggufs: list[Candidate], root: Path, tag: str | None, where: str) -
 
 def describe_lmstudio(key: str, tag: str | None = None) -> ModelDescription | None:
     """``publisher/repo`` in LM Studio's models folder (what LM Studio shows), or None."""
-    from .scan import lmstudio_model_dirs
+    from .local_scan import lmstudio_model_dirs
 
     for base in lmstudio_model_dirs():
         d = base / key
@@ -445,7 +464,7 @@ def hf_repo_dir(repo_id: str, cache: Path | None = None) -> Path:
 def _ollama_display(name: str) -> str | None:
     """The name as ``ollama list`` shows it ("llama3.2" -> "llama3.2:latest"), or None."""
     try:
-        from .formats.ollama import parse_name
+        from ..formats.ollama import parse_name
 
         return parse_name(name).display.lower()
     except (ImportError, SizeupError):
@@ -455,7 +474,7 @@ def _ollama_display(name: str) -> str | None:
 def _ollama_models() -> list[tuple[str, Path, int]]:
     """Models in the local Ollama store; an absent or unreadable store is simply empty here."""
     try:
-        from .formats.ollama import list_ollama_models
+        from ..formats.ollama import list_ollama_models
 
         return list(list_ollama_models())
     except (ImportError, SizeupError, OSError):
@@ -463,7 +482,7 @@ def _ollama_models() -> list[tuple[str, Path, int]]:
 
 
 def _catalog_lookup(target: str) -> ModelDescription | None:
-    from . import catalog
+    from .. import catalog
 
     try:
         entry = catalog.get_entry(target)
@@ -474,7 +493,7 @@ def _catalog_lookup(target: str) -> ModelDescription | None:
 
 def catalog_ids() -> list[str]:
     """Catalog ids for "did you mean" (best effort: a broken catalog must not hide the real error)."""
-    from . import catalog
+    from .. import catalog
 
     try:
         return list(catalog.all_ids())
@@ -489,8 +508,28 @@ def _looks_like_path(target: str) -> bool:
     return bool(re.search(r"\.(gguf|safetensors|onnx|bin|pt|pth|ckpt|json)$", t, re.IGNORECASE))
 
 
-def describe(target: str | Path, *, allow_catalog: bool = True) -> ModelDescription:
-    """Describe a model given as a path, cached HF repo id, Ollama name or catalog id."""
+def _remote_ref(text: str):
+    """The remote reading of ``text`` (Hub repo, URL, registry name), or None."""
+    from .hub import endpoint_host
+    from .refs import parse_ref
+
+    return parse_ref(text, endpoint_host())
+
+
+def _describe_remote(ref) -> ModelDescription:
+    from .resolve import describe_remote
+
+    return describe_remote(ref)
+
+
+def describe(target: str | Path, *, allow_catalog: bool = True, allow_remote: bool = True) -> ModelDescription:
+    """Describe a model given as a path, cached HF repo id, Ollama name, catalog id or remote reference.
+
+    Remote references (``org/repo[:QUANT]``, ``org/repo@rev``, Hub and ``http(s)://...gguf`` URLs,
+    Ollama registry names) are read header-only over HTTP (:mod:`sizeup.sources`) after every
+    local source: a catalog id or a local copy never causes a request, unless the reference can
+    only mean a remote file (a URL, ``hf.co/...``, ``@rev`` or ``:QUANT``).
+    """
     if isinstance(target, Path):
         text = str(target)
     else:
@@ -527,17 +566,43 @@ def describe(target: str | Path, *, allow_catalog: bool = True) -> ModelDescript
     if ollama:
         wanted = _ollama_display(text)
         if wanted and any(n.lower() == wanted for n, _p, _s in ollama):
-            from .formats.ollama import resolve_ollama
+            from ..formats.ollama import resolve_ollama
 
             blob = resolve_ollama(text)
             md = describe_file(Path(blob))
             md.extra["ollama_name"] = text
             return md
 
+    ref = _remote_ref(text) if allow_remote else None
+    if ref is not None and ref.explicit and ref.kind in ("hub", "url"):
+        return _describe_remote(ref)
+
     if allow_catalog:
         md = _catalog_lookup(text)
         if md is not None:
             return md
+
+    remote_note = ""
+    if ref is not None and (ref.kind == "hub" or (ref.kind == "ollama" and ref.explicit)):
+        from .hub import offline
+        from .http_range import RemoteError
+
+        try:
+            return _describe_remote(ref)
+        except RemoteError as e:
+            where_remote = "on the Hugging Face Hub" if ref.kind == "hub" else "in the Ollama registry"
+            if e.status == 404 or (e.status == 401 and "not found" in str(e)):
+                remote_note = f", not {where_remote}"
+            elif e.status is None and any(w in str(e) for w in ("network", "resolve host", "refused")):
+                remote_note = f", and not looked up {where_remote} (unreachable: no network?)"
+            else:  # gated, rate limited, a hostile server...: say so
+                raise
+        except NotFound:
+            remote_note = ", not in the Ollama registry" if ref.kind == "ollama" else ", not on the Hugging Face Hub"
+        except SizeupError:
+            if not offline():
+                raise
+            remote_note = ", no cached remote facts (offline)"
 
     if _looks_like_path(text):
         raise NotFound(f"no such file or directory: {text}")
@@ -552,6 +617,7 @@ def describe(target: str | Path, *, allow_catalog: bool = True) -> ModelDescript
     where += f", not in the Hugging Face cache ({hf_cache_dir()}) or LM Studio" if HF_REPO_RE.match(text) else ""
     where += ", not a local Ollama model"
     where += ", not a catalog id" if allow_catalog else ""
+    where += remote_note
     hint = f"; did you mean: {', '.join(dict.fromkeys(close))}?" if close else ""
     raise NotFound(f"'{text}': {where}{hint}")
 

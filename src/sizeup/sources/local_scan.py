@@ -34,7 +34,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
-from .describe import (
+from .dispatch import (
     Candidate,
     describe_candidate,
     describe_file,
@@ -44,8 +44,8 @@ from .describe import (
     is_hf_cache_repo,
     list_dir,
 )
-from .errors import SizeupError
-from .model import ModelDescription
+from ..errors import SizeupError
+from ..model import ModelDescription
 
 HF_CACHE = "hf-cache"
 OLLAMA = "ollama"
@@ -207,6 +207,9 @@ class _Scanner:
         if not cache.is_dir():
             return
         self._tick(str(cache))
+        if _special_files_in_refs(cache):  # huggingface_hub reads refs with a plain open(): a FIFO hangs it
+            self.walk(cache, HF_CACHE)
+            return
         try:
             from huggingface_hub import scan_cache_dir
 
@@ -240,7 +243,7 @@ class _Scanner:
             return
         self._tick(str(models_dir))
         try:
-            from .formats.ollama import list_ollama_models
+            from ..formats.ollama import list_ollama_models
 
             models = list_ollama_models(models_dir)
         except Exception as e:  # noqa: BLE001
@@ -277,6 +280,24 @@ class _Scanner:
             self.entries.append(ScanEntry(root.name or str(root), "?", None, None, 0, None, str(root), kind, msg))
 
         return note
+
+
+def _special_files_in_refs(cache: Path, limit: int = 100_000) -> bool:
+    """True when a ``refs`` file of the HF cache is not a regular file (a FIFO, a device...)."""
+    from ..safe_open import is_regular_file
+
+    seen = 0
+    try:
+        repos = [e for e in list_dir(cache) if e.name.startswith(("models--", "datasets--", "spaces--"))]
+    except OSError:
+        return False
+    for repo in repos:
+        for dirpath, dirnames, filenames in os.walk(os.path.join(repo.path, "refs")):
+            for name in filenames:
+                seen += 1
+                if seen > limit or not is_regular_file(os.path.join(dirpath, name)):
+                    return True
+    return False
 
 
 def _walk_candidates(

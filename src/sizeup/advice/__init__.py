@@ -1,0 +1,1 @@
+"""Advice that turns an estimate into something to run."""

@@ -1,0 +1,204 @@
+"""Weight summaries (and the memory model's non-weight buffers) kept on disk between runs.
+
+Predicting llama.cpp's per-tensor types for every (architecture shape, quant) is the slowest part
+of ranking a catalog the first time. The results depend only on the shape, the quant and the
+rules, so they are stored in the user cache (``~/.cache/sizeup/weight-summaries.json``, or
+``$SIZEUP_SUMMARY_CACHE``) under a version made of the rule modules' own source: editing a rule
+invalidates every entry. The same file keeps, per (shape, run config, devices), the two
+memory-model runs a ranking derives every placement from (:class:`~.plan.Bases`). The file is read once, bounded in size, and a broken or foreign file is
+ignored (and replaced on the next save); nothing in it is trusted beyond being numbers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from .weight_summary import WeightSummary
+
+MAX_FILE_BYTES = 64 << 20
+MAX_ENTRIES = 20_000  # oldest tenth dropped when full
+_RULE_MODULES = ("quant_mix.py", "weight_summary.py", "../layout.py", "../data/quant_mix_rules.py",
+                 "../data/ggml_types.py",
+                 # the memory model's non-weight buffers (plan.Bases) are stored too
+                 "plan.py", "memory.py", "buffers.py", "kv_cache.py", "config.py", "placement.py", "repack.py")
+
+_state: dict = {"loaded": False, "entries": {}, "dirty": False, "path": None, "version": None}
+
+
+def cache_path() -> Path:
+    env = os.environ.get("SIZEUP_SUMMARY_CACHE")
+    if env:
+        return Path(env)
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir("sizeup")) / "weight-summaries.json"
+
+
+def _version() -> str:
+    h = hashlib.sha256(b"rle1+bases1")
+    here = Path(__file__).resolve().parent
+    for rel in _RULE_MODULES:
+        try:
+            h.update((here / rel).resolve().read_bytes())
+        except OSError:
+            h.update(rel.encode())
+    return h.hexdigest()[:16]
+
+
+def _rle(v: tuple[int, ...]) -> list[int]:
+    """[value, count, value, count...]: per-layer sums repeat for whole runs of identical layers."""
+    out: list[int] = []
+    for x in v:
+        if out and out[-2] == x:
+            out[-1] += 1
+        else:
+            out += [x, 1]
+    return out
+
+
+def _ints(v, n: int | None = None) -> tuple[int, ...] | None:
+    if not isinstance(v, list) or len(v) % 2 or len(v) > 200_000:
+        return None
+    if not all(isinstance(x, int) and not isinstance(x, bool) and 0 <= x < 1 << 62 for x in v):
+        return None
+    if sum(v[1::2]) != n:
+        return None
+    out: list[int] = []
+    for i in range(0, len(v), 2):
+        out += [v[i]] * v[i + 1]
+    return tuple(out)
+
+
+def _decode(d) -> WeightSummary | None:
+    try:
+        n = d["n_layer"]
+        if not isinstance(n, int) or not 0 < n <= 100_000:
+            return None
+        arrays = [_ints(d[k], n) for k in ("dense", "exps", "dense_el", "exps_el")]
+        scalars = [d[k] for k in ("embd", "out", "out_el", "total")]
+        if any(a is None for a in arrays) or not all(isinstance(x, int) and 0 <= x < 1 << 62 for x in scalars):
+            return None
+        row = float(d["embd_row"])
+        return WeightSummary(str(d["quant"])[:32], n, *arrays, scalars[0], row, scalars[1], scalars[2],
+                             bool(d["tied"]), scalars[3])
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def _load() -> None:
+    _state["loaded"] = True
+    _state["path"] = p = cache_path()
+    _state["version"] = v = _version()
+    try:
+        if p.stat().st_size > MAX_FILE_BYTES:
+            return
+        doc = json.loads(p.read_bytes())
+    except (OSError, ValueError):
+        return
+    if isinstance(doc, dict) and doc.get("version") == v and isinstance(doc.get("entries"), dict):
+        _state["entries"] = dict(list(doc["entries"].items())[:MAX_ENTRIES])
+
+
+def key_of(shape_key: tuple, quant: str) -> str:
+    return hashlib.sha1(f"{shape_key!r}|{quant}".encode()).hexdigest()
+
+
+def get(key: str) -> WeightSummary | None:
+    if not _state["loaded"]:
+        _load()
+    raw = _state["entries"].get(key)
+    return _decode(raw) if raw is not None else None
+
+
+def _make_room() -> None:
+    e = _state["entries"]
+    if len(e) >= MAX_ENTRIES:
+        for k in list(e)[: MAX_ENTRIES // 10]:
+            del e[k]
+
+
+def put(key: str, ws: WeightSummary) -> None:
+    if not _state["loaded"]:
+        _load()
+    _make_room()
+    _state["entries"][key] = {"quant": ws.quant, "n_layer": ws.n_layer, "dense": _rle(ws.dense), "exps": _rle(ws.exps),
+                              "dense_el": _rle(ws.dense_el), "exps_el": _rle(ws.exps_el), "embd": ws.embd,
+                              "embd_row": ws.embd_row, "out": ws.out, "out_el": ws.out_el, "tied": ws.tied,
+                              "total": ws.total}
+    _state["dirty"] = True
+
+
+def save() -> None:
+    """Write new entries (atomically); a read-only or full disk only costs the next run time."""
+    if not _state["dirty"]:
+        return
+    p: Path = _state["path"]
+    try:
+        p.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=".weight-summaries.")
+        with os.fdopen(fd, "w") as f:
+            json.dump({"version": _state["version"], "entries": _state["entries"]}, f, separators=(",", ":"))
+        os.replace(tmp, p)
+        _state["dirty"] = False
+    except OSError:
+        pass
+
+
+def _nw_encode(nw) -> dict:
+    return {"totals": list(nw.totals), "compute": list(nw.compute), "kv": _rle(nw.kv_layer),
+            "dev": _rle(tuple(d + 1 for d in nw.layer_device)), "out": nw.output_device}
+
+
+def _nw_decode(d, n_layer: int):
+    from .plan import NonWeight
+
+    try:
+        totals, compute = d["totals"], d["compute"]
+        if not (isinstance(totals, list) and isinstance(compute, list) and len(totals) == len(compute) <= 65):
+            return None
+        if not all(isinstance(x, int) and 0 <= x < 1 << 62 for x in totals + compute):
+            return None
+        kv, dev = _ints(d["kv"], n_layer), _ints(d["dev"], n_layer)
+        out = d["out"]
+        if kv is None or dev is None or not isinstance(out, int) or not -1 <= out < 64:
+            return None
+        return NonWeight(tuple(totals), tuple(compute), kv, tuple(x - 1 for x in dev), out)
+    except (KeyError, TypeError):
+        return None
+
+
+def get_bases(key: str, n_layer: int):
+    """The stored :class:`~.plan.Bases` of a (shape, run config, devices), or None."""
+    if not _state["loaded"]:
+        _load()
+    raw = _state["entries"].get("b:" + key)
+    if not isinstance(raw, dict) or not isinstance(raw.get("gpu_free"), list):
+        return None
+    from .plan import Bases
+
+    cpu = _nw_decode(raw.get("cpu") or {}, n_layer)
+    gpu = _nw_decode(raw["gpu"], n_layer) if raw.get("gpu") is not None else None
+    if cpu is None or (raw.get("gpu") is not None and gpu is None):
+        return None
+    free = raw["gpu_free"]
+    if len(free) > 64 or not all(isinstance(x, int) and 0 <= x < 1 << 62 for x in free):
+        return None
+    return Bases(gpu, cpu, tuple(free))
+
+
+def put_bases(key: str, b) -> None:
+    if not _state["loaded"]:
+        _load()
+    _make_room()
+    _state["entries"]["b:" + key] = {"gpu": _nw_encode(b.gpu) if b.gpu is not None else None,
+                                     "cpu": _nw_encode(b.cpu), "gpu_free": list(b.gpu_free)}
+    _state["dirty"] = True
+
+
+def reset() -> None:
+    """Forget what was loaded (tests point SIZEUP_SUMMARY_CACHE elsewhere between runs)."""
+    _state.update(loaded=False, entries={}, dirty=False, path=None, version=None)
