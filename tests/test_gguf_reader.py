@@ -553,3 +553,21 @@ def test_module_imports_no_numpy_for_small_files():
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).parents[1] / "src"))
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_error_quoting_a_hostile_key_is_one_line(tmp_path):
+    """A key with a newline and ESC in it, then an unknown value type: the error quotes the key,
+    and must stay one printable line (found by the header fuzzer)."""
+    import struct
+
+    from sizeup.errors import BadModelFile
+    from sizeup.formats.gguf_reader import read_gguf
+
+    key = b"general.license\n\x1b]0;pwn\x07"
+    data = b"GGUF" + struct.pack("<IQQ", 3, 0, 1) + struct.pack("<Q", len(key)) + key + struct.pack("<I", 1728053248)
+    p = tmp_path / "hostile-key.gguf"
+    p.write_bytes(data + b"\0" * 64)
+    with pytest.raises(BadModelFile) as e:
+        read_gguf(p)
+    msg = str(e.value)
+    assert "\n" not in msg and "\x1b" not in msg and "\\n" in msg and "unknown value type" in msg

@@ -302,3 +302,18 @@ def test_history_without_a_database(tmp_path):
     r = cli("history", "--db", str(tmp_path / "none.db"))
     assert r.returncode == 2 and "no history" in r.stderr
     assert not (tmp_path / "none.db").exists()
+
+
+def test_a_run_on_a_busy_machine_does_not_poison_the_calibration(tmp_path):
+    """A point 88x slower than the roofline (a contended run) is left out; sane points still fit."""
+    from sizeup.bench.calibrate import MAX_CALIBRATION_RATIO, fit_points
+
+    feats = {"n_threads": 2, "n_gpu_layers": 0}
+    sane = [{"run_id": i, "metric": "tg", "predicted": 100.0, "measured": 60.0, "features": feats} for i in (1, 2)]
+    busy = [{"run_id": 3, "metric": "tg", "predicted": 149.4, "measured": 149.4 / 88.85, "features": feats}]
+    cal = fit_points(sane + busy)
+    assert cal is not None and cal.n_points == 2 and cal.efficiency == pytest.approx(0.6)
+    assert fit_points(busy) is None  # nothing plausible to calibrate from: estimates stay uncalibrated
+    edge = [{"run_id": 4, "metric": "tg", "predicted": 100.0, "measured": 100.0 / MAX_CALIBRATION_RATIO,
+             "features": feats}]
+    assert fit_points(edge) is not None

@@ -10,9 +10,21 @@ from __future__ import annotations
 
 
 class SizeupError(Exception):
-    """A problem to report to the user in one line; exit code 2 in the CLI."""
+    """A problem to report to the user in one line; exit code 2 in the CLI.
+
+    Messages often quote what a file or server said (a GGUF key, a model name, an error body), so
+    the message is made one printable line here, once, for every raiser: control characters
+    (newlines, ESC...) become visible escapes. Library callers get the same line the CLI prints.
+    """
 
     exit_code = 2
+
+    def __init__(self, *args: object) -> None:
+        if args and isinstance(args[0], str):
+            from .render.safe import escape_controls
+
+            args = (escape_controls(args[0]), *args[1:])
+        super().__init__(*args)
 
 
 class BadModelFile(SizeupError):

@@ -191,6 +191,21 @@ def record_points(db: Any, hw_fingerprint: str, run_id: int, cfg: Any, speed_pre
     return n
 
 
+# A measurement more than this factor away from the uncalibrated roofline says more about the run
+# (a machine busy with other work, a throttled or swapping host) than about the hardware: the model
+# is never that far off on a quiet machine (benchmarks/speed_validation.py, scale_validation.py).
+# Such points are left out of the fit, so one bad run cannot make every later estimate absurd.
+MAX_CALIBRATION_RATIO = 8.0
+
+
+def _plausible(p: dict[str, Any]) -> bool:
+    try:
+        r = float(p["measured"]) / float(p["predicted"])
+    except (TypeError, ValueError, ZeroDivisionError):
+        return False
+    return 1.0 / MAX_CALIBRATION_RATIO <= r <= MAX_CALIBRATION_RATIO
+
+
 def fit_points(points: list[dict[str, Any]], n_threads: int | None = None,
                n_gpu_layers: int | None = None) -> CalibrationInfo | None:
     """Fit the speed model to comparable tg points (pure; see module docstring).
@@ -203,7 +218,7 @@ def fit_points(points: list[dict[str, Any]], n_threads: int | None = None,
 
     gpu = bool(n_gpu_layers)
     ok = [p for p in points if p.get("predicted") and p.get("measured") and isinstance(p.get("features"), dict)
-          and bool(p["features"].get("n_gpu_layers", 0)) == gpu]
+          and bool(p["features"].get("n_gpu_layers", 0)) == gpu and _plausible(p)]
     pts = [p for p in ok if p.get("metric") == "tg"]
     if not pts:
         return None

@@ -19,14 +19,9 @@ from __future__ import annotations
 
 import json
 import os
-import selectors
 import signal
-import subprocess
 import sys
-import tempfile
-import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Callable
 
 from ..errors import SizeupError
@@ -34,7 +29,6 @@ from .config import DEFAULT_TIMEOUT_S, BenchConfig
 from .stats import rates, summarize
 
 MAX_LINE_BYTES = 4 * 1024 * 1024  # one JSON line from the worker
-MAX_STDERR_TAIL = 64 * 1024
 
 Progress = Callable[[str, int, int], None]  # (phase, done, total)
 
@@ -75,10 +69,6 @@ class RowResult:
         }
 
 
-def _src_root() -> str:
-    return str(Path(__file__).resolve().parents[2])
-
-
 def _signal_reason(rc: int) -> str:
     sig = -rc
     try:
@@ -109,86 +99,38 @@ def run_worker(path: str | os.PathLike[str], cfg: BenchConfig, timeout: float = 
     Raises :class:`WorkerFailed` with a one-line reason on error, crash or timeout, and
     KeyboardInterrupt (after killing the worker) when interrupted.
     """
+    from ..llamacpp.child import run_json_child
+
     spec: dict[str, Any] = {"path": str(path), "config": cfg.to_dict()}
     if fault:
         spec["fault"] = fault
-    env = dict(os.environ)
-    env["PYTHONPATH"] = _src_root() + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    with tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen([python or sys.executable, "-m", "sizeup.bench.worker"], stdin=subprocess.PIPE,
-                                stdout=subprocess.PIPE, stderr=err, env=env, start_new_session=True)
-        result: dict[str, Any] | None = None
-        error: str | None = None
-        try:
-            try:
-                assert proc.stdin is not None
-                proc.stdin.write(json.dumps(spec).encode())
-                proc.stdin.close()
-            except BrokenPipeError:
-                pass
-            deadline = time.monotonic() + timeout
-            sel = selectors.DefaultSelector()
-            assert proc.stdout is not None
-            sel.register(proc.stdout, selectors.EVENT_READ)
-            buf = b""
-            timed_out = False
-            while True:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    timed_out = True
-                    break
-                if not sel.select(timeout=min(left, 1.0)):
-                    continue
-                chunk = os.read(proc.stdout.fileno(), 65536)
-                if not chunk:
-                    break
-                buf += chunk
-                if len(buf) > MAX_LINE_BYTES:
-                    error = "worker wrote an oversized line"
-                    break
-                while b"\n" in buf:
-                    line, buf = buf.split(b"\n", 1)
-                    try:
-                        ev = json.loads(line)
-                    except ValueError:
-                        continue  # stray native output on stdout
-                    if not isinstance(ev, dict):
-                        continue
-                    if ev.get("event") == "progress" and progress:
-                        progress(str(ev.get("phase")), int(ev.get("done", 0)), int(ev.get("total", 0)))
-                    elif ev.get("event") == "result":
-                        result = ev
-                    elif ev.get("event") == "error":
-                        error = str(ev.get("error") or "unknown error")[:500]
-            sel.close()
-            if timed_out:
-                _kill(proc)
-                raise WorkerFailed(f"timed out after {timeout:.0f} s")
-            if error and result is None:
-                _kill(proc)
-            try:
-                rc = proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                _kill(proc)
-                rc = proc.returncode
-        except KeyboardInterrupt:
-            _kill(proc)
-            raise
-        except BaseException:
-            _kill(proc)
-            raise
-        if result is not None:
-            return result
-        if error:
-            raise WorkerFailed(error)
-        if rc is not None and rc < 0:
-            err.seek(0, os.SEEK_END)
-            err.seek(max(0, err.tell() - MAX_STDERR_TAIL))
-            raise WorkerFailed(_crash_reason(rc, err.read().decode("utf-8", "replace"), python))
-        err.seek(0, os.SEEK_END)
-        err.seek(max(0, err.tell() - MAX_STDERR_TAIL))
-        tail = err.read().decode("utf-8", "replace")
-        raise WorkerFailed(f"worker exited with code {rc}" + (f": {_stderr_reason(tail)}" if _stderr_reason(tail) else ""))
+    got: dict[str, Any] = {}
+
+    def on_event(ev: dict[str, Any]) -> bool:
+        kind = ev.get("event")
+        if kind == "progress" and progress:
+            progress(str(ev.get("phase")), int(ev.get("done", 0)), int(ev.get("total", 0)))
+        elif kind == "result":
+            got["result"] = ev
+        elif kind == "error":
+            got["error"] = str(ev.get("error") or "unknown error")[:500]
+        return False
+
+    run = run_json_child([python or sys.executable, "-m", "sizeup.bench.worker"], json.dumps(spec).encode(),
+                         timeout=timeout, on_event=on_event, max_line=MAX_LINE_BYTES)
+    if run.timed_out:
+        raise WorkerFailed(f"timed out after {timeout:.0f} s")
+    if "result" in got:
+        return got["result"]
+    if run.oversized:
+        raise WorkerFailed("worker wrote an oversized line")
+    if "error" in got:
+        raise WorkerFailed(got["error"])
+    rc = run.returncode
+    if rc is not None and rc < 0:
+        raise WorkerFailed(_crash_reason(rc, run.stderr_tail, python))
+    reason = _stderr_reason(run.stderr_tail)
+    raise WorkerFailed(f"worker exited with code {rc}" + (f": {reason}" if reason else ""))
 
 
 def _crash_reason(rc: int, tail: str, python: str | None) -> str:
@@ -198,18 +140,6 @@ def _crash_reason(rc: int, tail: str, python: str | None) -> str:
     from ..engine.doctor import explain_child_crash
 
     return f"{_signal_reason(rc)}: {explain_child_crash(rc, tail, python)}"
-
-
-def _kill(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            proc.kill()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        pass
 
 
 def summaries_from_result(cfg: BenchConfig, res: dict[str, Any]) -> tuple[dict[str, dict[str, Any]], dict[str, tuple[list[float], str]]]:

@@ -25,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -68,28 +69,36 @@ def _tail_reason(text: str) -> str:
     return lines[-1][:300] if lines else ""
 
 
-def call_in_child(target: str, kwargs: dict[str, Any] | None = None, *, timeout: float = DEFAULT_TIMEOUT_S,
-                  progress: Callable[..., None] | None = None, python: str | None = None) -> Any:
-    """``target(**kwargs)`` in a fresh child process; returns its (JSON) result.
+@dataclass
+class ChildRun:
+    """How a JSON-lines child ended (see :func:`run_json_child`)."""
 
-    Raises :class:`ChildFailed` (a :class:`SizeupError`: one line, exit 2 at the CLI) on error,
-    native crash or timeout, and KeyboardInterrupt after killing the child when interrupted.
+    returncode: int | None
+    timed_out: bool
+    oversized: bool
+    stderr_tail: str
+
+
+def run_json_child(argv: list[str], stdin_bytes: bytes, *, timeout: float,
+                   on_event: Callable[[dict[str, Any]], bool], max_line: int = MAX_LINE_BYTES) -> ChildRun:
+    """Run ``argv`` (a sizeup child speaking JSON lines on stdout) under a deadline.
+
+    Feeds ``stdin_bytes``, calls ``on_event`` for every JSON object line (stray native output is
+    skipped); ``on_event`` returns True to stop reading and kill the child. The child runs in its
+    own session and is killed, with its whole group, on timeout, an oversized line, a stop request
+    or any exception (KeyboardInterrupt included) in the parent. Shared by every llama.cpp child:
+    :func:`call_in_child`, the benchmark worker runner.
     """
-    if not target.startswith("sizeup.") or ":" not in target:
-        raise ValueError(f"not a sizeup function: {target}")
-    spec = json.dumps({"target": target, "kwargs": kwargs or {}})
     env = dict(os.environ)
     env["PYTHONPATH"] = _src_root() + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     with tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen([python or sys.executable, "-m", "sizeup.llamacpp.child"], stdin=subprocess.PIPE,
-                                stdout=subprocess.PIPE, stderr=err, env=env, start_new_session=True)
-        result: Any = None
-        have_result = False
-        error: str | None = None
+        proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err, env=env,
+                                start_new_session=True)
+        timed_out = oversized = stop = False
         try:
             try:
                 assert proc.stdin is not None
-                proc.stdin.write(spec.encode())
+                proc.stdin.write(stdin_bytes)
                 proc.stdin.close()
             except BrokenPipeError:
                 pass
@@ -98,8 +107,7 @@ def call_in_child(target: str, kwargs: dict[str, Any] | None = None, *, timeout:
             assert proc.stdout is not None
             sel.register(proc.stdout, selectors.EVENT_READ)
             buf = b""
-            timed_out = False
-            while True:
+            while not stop:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     timed_out = True
@@ -110,31 +118,20 @@ def call_in_child(target: str, kwargs: dict[str, Any] | None = None, *, timeout:
                 if not chunk:
                     break
                 buf += chunk
-                if len(buf) > MAX_LINE_BYTES:
-                    error = "child wrote an oversized line"
+                if len(buf) > max_line:
+                    oversized = True
                     break
-                while b"\n" in buf:
+                while b"\n" in buf and not stop:
                     line, buf = buf.split(b"\n", 1)
                     try:
                         ev = json.loads(line)
                     except ValueError:
                         continue  # stray native output on stdout
-                    if not isinstance(ev, dict):
-                        continue
-                    kind = ev.get("event")
-                    if kind == "progress" and progress and isinstance(ev.get("args"), list):
-                        try:
-                            progress(*ev["args"])
-                        except Exception:
-                            pass  # a progress display must not end the measurement
-                    elif kind == "result":
-                        result, have_result = ev.get("value"), True
-                    elif kind == "error":
-                        error = str(ev.get("error") or "unknown error")[:1000]
+                    if isinstance(ev, dict):
+                        stop = bool(on_event(ev))
             sel.close()
-            if timed_out:
+            if timed_out or oversized or stop:
                 _kill(proc)
-                raise ChildFailed(f"timed out after {timeout:.0f} s")
             try:
                 rc = proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
@@ -143,18 +140,53 @@ def call_in_child(target: str, kwargs: dict[str, Any] | None = None, *, timeout:
         except BaseException:
             _kill(proc)
             raise
-        if have_result:
-            return result
-        if error:
-            raise ChildFailed(error, rc)
         err.seek(0, os.SEEK_END)
         err.seek(max(0, err.tell() - MAX_STDERR_TAIL))
         tail = err.read().decode("utf-8", "replace")
-    from ..engine.doctor import explain_child_crash
+    return ChildRun(rc, timed_out, oversized, tail)
 
+
+def call_in_child(target: str, kwargs: dict[str, Any] | None = None, *, timeout: float = DEFAULT_TIMEOUT_S,
+                  progress: Callable[..., None] | None = None, python: str | None = None) -> Any:
+    """``target(**kwargs)`` in a fresh child process; returns its (JSON) result.
+
+    Raises :class:`ChildFailed` (a :class:`SizeupError`: one line, exit 2 at the CLI) on error,
+    native crash or timeout, and KeyboardInterrupt after killing the child when interrupted.
+    """
+    if not target.startswith("sizeup.") or ":" not in target:
+        raise ValueError(f"not a sizeup function: {target}")
+    spec = json.dumps({"target": target, "kwargs": kwargs or {}})
+    got: dict[str, Any] = {}
+
+    def on_event(ev: dict[str, Any]) -> bool:
+        kind = ev.get("event")
+        if kind == "progress" and progress and isinstance(ev.get("args"), list):
+            try:
+                progress(*ev["args"])
+            except Exception:
+                pass  # a progress display must not end the measurement
+        elif kind == "result":
+            got["result"] = ev.get("value")
+        elif kind == "error":
+            got["error"] = str(ev.get("error") or "unknown error")[:1000]
+        return False
+
+    run = run_json_child([python or sys.executable, "-m", "sizeup.llamacpp.child"], spec.encode(), timeout=timeout,
+                         on_event=on_event)
+    if run.timed_out:
+        raise ChildFailed(f"timed out after {timeout:.0f} s")
+    if "result" in got:
+        return got["result"]
+    if run.oversized:
+        raise ChildFailed("child wrote an oversized line", run.returncode)
+    if "error" in got:
+        raise ChildFailed(got["error"], run.returncode)
+    rc = run.returncode
     if rc is not None and rc < 0:
-        raise ChildFailed(explain_child_crash(rc, tail, python), rc)
-    reason = _tail_reason(tail)
+        from ..engine.doctor import explain_child_crash
+
+        raise ChildFailed(explain_child_crash(rc, run.stderr_tail, python), rc)
+    reason = _tail_reason(run.stderr_tail)
     raise ChildFailed(f"child exited with code {rc}" + (f": {reason}" if reason else ""), rc)
 
 
