@@ -5,14 +5,16 @@ The synthetic catalog is the built-in catalog's entries repeated under new ids u
 model database mostly holds), with one entry in ten given a larger vocabulary so new shapes keep
 appearing. It is written to a temporary file and ranked with the real CLI
 (the benchmark calls the library the CLI calls: ``sizeup.recommend.recommend`` on
-``describe_entry`` of every entry): cold (fresh process, empty weight-summary cache), a second
-process (the on-disk weight-summary cache of :mod:`sizeup.estimate.summary_cache` filled), and
-warm (a second pass in the same process). Wall and CPU seconds are both printed: this machine is
-shared, and wall time includes waiting for a CPU.
+``describe_entry`` of every entry): cold (fresh process, its own empty weight-summary cache), a
+second process (the on-disk weight-summary cache of :mod:`sizeup.estimate.summary_cache` filled by
+the cold one), and warm (a second pass in the same process). Wall and CPU seconds
+(``time.process_time``) are both printed: this machine is shared (other builds may be running),
+wall time includes waiting for a CPU, so judge by CPU seconds.
 
 Peer: llmfit (PyPI), measured in the same run from its own virtual environment, ranking its
-built-in database for the same what-if machine. Pass its executable with --llmfit (default:
-``llmfit`` on PATH); without it the peer column says so.
+built-in database for the same what-if machine: wall and CPU seconds (user + system of the child
+process) of its whole process. Pass its executable with --llmfit (default: ``llmfit`` on PATH);
+without it the peer column says so.
 
 Usage: python benchmarks/ranking_scale.py [--n 2000] [--llmfit /tmp/llmfit-venv/bin/llmfit]
 """
@@ -23,6 +25,7 @@ import argparse
 import copy
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -83,15 +86,18 @@ def run_llmfit(exe: str | None) -> dict:
                 [exe, "--json", "fit"]]
     for argv in attempts:
         t = time.perf_counter()
+        r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         p = subprocess.run(argv, capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL,
                            env={**os.environ, "TERM": "dumb"})
         wall = time.perf_counter() - t
+        r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
         if p.returncode == 0 and p.stdout.strip():
             try:
                 n = len(json.loads(p.stdout).get("models", []))
             except ValueError:
                 n = None
-            return {"argv": argv[1:], "wall_s": wall, "help_s": help_s, "n_models": n}
+            return {"argv": argv[1:], "wall_s": wall, "cpu_s": cpu, "help_s": help_s, "n_models": n}
     return {"error": f"no llmfit invocation succeeded (help: {r.stdout[:200]!r})"}
 
 
@@ -105,10 +111,13 @@ def main() -> int:
         cat = Path(d) / "catalog.json"
         synthetic_catalog(args.n, cat)
         res = {}
-        env = {**os.environ, "SIZEUP_SUMMARY_CACHE": str(Path(d) / "summaries.json")}  # starts empty
         builtin = str(Path(__file__).resolve().parent.parent / "src" / "sizeup" / "data" / "catalog.json")
-        for label, path in (("built-in", builtin), (f"synthetic-{args.n}", str(cat)),
-                            (f"synthetic-{args.n}, 2nd process", str(cat))):
+        # each catalog starts from its own empty weight-summary cache; the 2nd process reads what
+        # the cold one of the same catalog wrote
+        for label, path, cache in (("built-in", builtin, "builtin"), ("built-in, 2nd process", builtin, "builtin"),
+                                   (f"synthetic-{args.n}", str(cat), "synthetic"),
+                                   (f"synthetic-{args.n}, 2nd process", str(cat), "synthetic")):
+            env = {**os.environ, "SIZEUP_SUMMARY_CACHE": str(Path(d) / f"summaries-{cache}.json")}
             p = subprocess.run([sys.executable, "-c", CHILD, path, str(args.ctx)], capture_output=True, text=True,
                                timeout=1200, env=env)
             if p.returncode != 0:
@@ -116,15 +125,16 @@ def main() -> int:
                 return 1
             res[label] = json.loads(p.stdout)
     peer = run_llmfit(args.llmfit)
-    print(f"load average: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs (wall times include waiting for the CPU)")
+    print(f"load average: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs (wall times include waiting for the CPU; "
+          f"judge by CPU seconds)")
     for label, r in res.items():
         print(f"sizeup {label:>28}: {r['n']} entries, cold {r['cold_wall_s']:.2f} s wall / {r['cold_cpu_s']:.2f} s CPU, "
               f"warm {r['warm_wall_s']:.2f} s wall / {r['warm_cpu_s']:.2f} s CPU (imports {r['import_s']:.2f} s)")
     if "error" in peer:
         print(f"llmfit: {peer['error']}")
     else:
-        print(f"llmfit {' '.join(peer['argv'])}: {peer['n_models']} models ranked, {peer['wall_s']:.2f} s wall for "
-              f"its whole process (--help alone {peer['help_s']:.2f} s)")
+        print(f"llmfit {' '.join(peer['argv'])}: {peer['n_models']} models ranked, {peer['wall_s']:.2f} s wall / "
+              f"{peer['cpu_s']:.2f} s CPU for its whole process (--help alone {peer['help_s']:.2f} s wall)")
     print(json.dumps({"sizeup": res, "llmfit": peer}))
     return 0
 

@@ -509,6 +509,47 @@ def _count_layout(layout, arch) -> ParamCounts:
     return ParamCounts(total=total, embedding=embedding, output=output, expert=expert, active=active)
 
 
+def _count_layers(lay, arch) -> ParamCounts:
+    """:func:`_count_layout` over the layout kept by layer (``weight_summary.layers_of``): each block
+    role list is counted once, times the blocks that have it."""
+    from .layout import n_elements
+    from .model import classify_tensor
+
+    roles: dict[str, str] = {}
+    total = embedding = output = expert = 0
+
+    def add(name: str, n: int) -> None:
+        nonlocal total, embedding, output, expert
+        key = "blk.#." + name.split(".", 2)[2] if name.startswith("blk.") and name.count(".") >= 2 else name
+        role = roles.get(key)
+        if role is None:
+            role = roles[key] = classify_tensor(name)
+        total += n
+        if role in ("embedding", "position_embedding"):
+            embedding += n
+        elif role == "output":
+            output += n
+        elif role == "expert":
+            expert += n
+
+    for name, shape in lay.nonblock:
+        add(name, n_elements(shape))
+    times: dict[int, list] = {}  # role lists are shared objects: count blocks per list
+    for layer, block_roles in lay.blocks:
+        t = times.get(id(block_roles))
+        if t is None:
+            times[id(block_roles)] = [layer, block_roles, 1]
+        else:
+            t[2] += 1
+    for layer, block_roles, k in times.values():
+        for suffix, shape in block_roles:
+            add(f"blk.{layer}.{suffix}", n_elements(shape) * k)
+    active = total
+    if arch.n_expert and arch.n_expert_used and expert:
+        active = total - expert + expert * arch.n_expert_used // arch.n_expert
+    return ParamCounts(total=total, embedding=embedding, output=output, expert=expert, active=active)
+
+
 _ARCH_MEMO: dict[str, Any] = {}
 
 
@@ -535,7 +576,10 @@ def _params_of(arch) -> ParamCounts:
     key = (arch, tuple(sorted((k, repr(v)[:200]) for k, v in arch.extra.items())))
     hit = _PARAMS_MEMO.get(key)
     if hit is None:
-        hit = _count_layout(predict_tensors(arch), arch)
+        from .estimate.weight_summary import layers_of
+
+        lay = layers_of(arch)  # the layout by layer, shared with the ranking's weight summaries
+        hit = _count_layout(predict_tensors(arch), arch) if lay.duplicates else _count_layers(lay, arch)
         if len(_PARAMS_MEMO) > MAX_ENTRIES:
             _PARAMS_MEMO.clear()
         _PARAMS_MEMO[key] = hit

@@ -456,11 +456,18 @@ def _reason(c: Choice, n_plans: int) -> str:
     return f"{c.quant} ({rel} release; best of {n_plans} quant x placement plans); {gib:.1f} GiB {where}"
 
 
+_CTX_CONFIGS: dict[tuple, RunConfig] = {}
+
+
 def _command(ch: Choice, base: RunConfig, has_gpu: bool) -> RunCommand:
     from .advice.run_command import build
 
     m = ch.model
-    r = base.with_(n_ctx=ch.ctx)
+    r = _CTX_CONFIGS.get((base, ch.ctx))
+    if r is None:  # one per run: RunConfig.with_ re-validates every field
+        if len(_CTX_CONFIGS) > 64:
+            _CTX_CONFIGS.clear()
+        r = _CTX_CONFIGS[(base, ch.ctx)] = base.with_(n_ctx=ch.ctx)
     gguf = m.path if (m.source == "gguf" and m.path) else None
     fa = r.flash_attn in (True, "auto") and m.arch.name != "grok"  # as config.resolve / estimate_memory
     return build(quant=ch.quant, ctx=ch.ctx, n_gpu_layers=ch.n_gpu_layers if ch.where != FIT_CPU else 0,

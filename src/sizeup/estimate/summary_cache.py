@@ -103,8 +103,10 @@ def _load() -> None:
         _state["entries"] = dict(list(doc["entries"].items())[:MAX_ENTRIES])
 
 
-def key_of(shape_key: tuple, quant: str) -> str:
-    return hashlib.sha1(f"{shape_key!r}|{quant}".encode()).hexdigest()
+def key_of(shape_key: tuple, quant: str, shape_repr: str | None = None) -> str:
+    """The entry key; ``shape_repr`` is ``repr(shape_key)`` when the caller already has it."""
+    r = repr(shape_key) if shape_repr is None else shape_repr
+    return hashlib.sha1(f"{r}|{quant}".encode()).hexdigest()
 
 
 def get(key: str) -> WeightSummary | None:
@@ -141,7 +143,8 @@ def save() -> None:
         p.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=".weight-summaries.")
         with os.fdopen(fd, "w") as f:
-            json.dump({"version": _state["version"], "entries": _state["entries"]}, f, separators=(",", ":"))
+            # dumps, not dump: only the one-shot encoder is the C one (dump streams through Python)
+            f.write(json.dumps({"version": _state["version"], "entries": _state["entries"]}, separators=(",", ":")))
         os.replace(tmp, p)
         _state["dirty"] = False
     except OSError:

@@ -8,6 +8,12 @@ depends only on the architecture's shape and the quant type: fine-tunes share th
 shape. So summaries are cached per (architecture shape, quant) and everything downstream is
 arithmetic on a few per-layer arrays.
 
+A summary is not built tensor by tensor either (:func:`_predicted_rows` does that, as the
+reference the tests hold the fast path to): tensors whose type llama.cpp picks without its running
+counters are folded into kinds and identical layers into classes (:class:`_Grouped`), so a quant
+costs one decision per kind plus the counter-dependent tensors (attn_v, ffn_down...), whose types
+are shared between shapes that differ only elsewhere (a resized vocabulary).
+
 The sums follow :func:`sizeup.estimate.placement.weights_by_device` exactly: ``blk.N.*`` tensors
 with ``N < n_layer`` belong to layer ``N``; input tensors (token embeddings) stay on the CPU;
 everything else (output head, output norm, extra MTP blocks) goes with the output layer; a tied
@@ -138,8 +144,9 @@ def _prepared(key: tuple) -> _Prepared:
                                  qm.category(name), n_elements(shape))
         rows.append((name, shape, st[0], st[1], st[2], st[3], il if il is not None and il < arch.n_layer else -1,
                      is_input_tensor(name), "_exps" in name))
-    st = qm.MixState.for_names(shapes, arch)
-    return _Prepared(tuple(rows), st.n_attention_wv, st.tied_embeddings)
+    # as qm.MixState.for_names, from the categories already worked out per role
+    n_attention_wv = sum(1 for r in rows if r[4] in qm._ATTN_V_LIKE)
+    return _Prepared(tuple(rows), n_attention_wv, "output.weight" not in shapes)
 
 
 _ROW_BYTES: dict[tuple[str, int], int] = {}
@@ -162,12 +169,305 @@ def _nbytes(dtype: str, shape: tuple[int, ...], n_el: int) -> int:
 # Categories whose type llama.cpp picks without looking at the layer or a running counter
 # (quant_mix._choose): their choice is the same for every tensor of one shape in a model.
 _STATELESS = frozenset({"output", "token_embd", "attn_k", "attn_q", "attn_output", "other"})
+_STATELESS_GATE_UP = _STATELESS | {"ffn_gate", "ffn_up"}  # all but IQ3_XS
+
+
+@dataclass(frozen=True)
+class _Grouped:
+    """A shape's rows for one set of stateless categories, folded so that a quant costs a few
+    operations per distinct tensor kind and per layer, not per tensor.
+
+    Tensors whose type does not depend on llama-quantize's running counters (copied unchanged, or
+    of a category chosen by name and shape alone) are reduced to *kinds* (one type decision each)
+    and each layer to a *class* (the kinds it holds, with counts: most layers of a model look
+    alike). The tensors whose type does depend on the counters are kept, in llama.cpp's order."""
+
+    kinds: tuple  # (allows, first name, shape, source type, category, n_elements)
+    classes: tuple  # per layer class: ((kind, expert?, count), ...)
+    class_el: tuple  # per layer class: (dense elements, expert elements)
+    layer_class: tuple  # class index of each repeating layer
+    loose: tuple  # non-layer grouped rows: (kind, input?, token_embd?, output.weight?)
+    stateful: tuple  # (name, shape, category, n_elements, layer, input?, expert?) in order
+    stateful_sig: tuple  # what the choice of those tensors' types reads besides the counters
+    n_attention_wv: int  # attn_v-like tensors in the model (MixState.for_names)
+    tied: bool  # no output.weight
+
+
+@dataclass(frozen=True)
+class _Layers:
+    """A shape's tensor inventory in llama.cpp's order, kept by layer: the non-block tensors, then
+    each block as (layer number, its roles sorted by name); a role is (name after ``blk.N.``,
+    shape). Blocks repeat a handful of role lists, so work is done per role list, not per tensor."""
+
+    nonblock: tuple  # (name, shape), sorted by name
+    blocks: tuple  # (layer, roles) in layer order
+    n_attention_wv: int
+    tied: bool
+    duplicates: bool  # the layout repeated a name (then only the first shape is kept here)
+
+
+def _static(name: str, shape: tuple) -> tuple:
+    """What does not depend on the quant type: (allows, converter type, category, n_elements, expert?)."""
+    from ..layout import n_elements
+    from . import quant_mix as qm
+
+    return (qm.allows_quantization(name, shape), qm.converter_type(name, shape, "F16"), qm.category(name),
+            n_elements(shape), "_exps" in name)
+
+
+@functools.lru_cache(maxsize=1024)
+def _layers(key: tuple) -> _Layers:
+    from ..layout import predict_tensors as predict_layout
+    from . import quant_mix as qm
+
+    arch = _ARCH_BY_KEY[key]
+    layout = predict_layout(arch)
+    shapes = dict(layout)
+    nonblock = []
+    blocks: dict[int, list] = {}
+    norm: dict[tuple, tuple] = {}  # a few distinct shapes, each normalized to ints once
+    cur_prefix, cur = "\0", []  # the block the layout is in (it lists blocks one after another)
+    for name, shape in shapes.items():
+        sh = norm.get(shape) if type(shape) is tuple else None
+        if sh is None:
+            sh = tuple(int(d) for d in shape)
+            if type(shape) is tuple:
+                norm[shape] = sh
+        if name.startswith(cur_prefix):  # "blk.N." + rest: layer_of is N, split(".", 2)[2] is rest
+            cur.append((name[len(cur_prefix):], sh))
+            continue
+        if name.startswith("blk."):  # the common case of qm.layer_of, without the regex
+            head, sep, rest = name[4:].partition(".")
+            if sep and len(head) <= 9 and head.isascii() and head.isdigit():
+                bl = blocks.get(int(head))
+                if bl is None:
+                    bl = blocks[int(head)] = []
+                bl.append((rest, sh))
+                cur_prefix, cur = f"blk.{head}.", bl
+                continue
+        layer = qm.layer_of(name)  # the key llama_order sorts by
+        if layer < 0:
+            nonblock.append((name, sh))
+        else:
+            blocks.setdefault(layer, []).append((name.split(".", 2)[2], sh))
+    nonblock.sort()
+    roles_memo: dict[tuple, tuple] = {}
+    n_wv = sum(1 for name, _ in nonblock if qm.category(name) in qm._ATTN_V_LIKE)
+    wv_memo: dict[tuple, int] = {}
+    out_blocks = []
+    for layer in sorted(blocks):
+        roles = tuple(sorted(blocks[layer]))  # within a block, names differ only after "blk.N."
+        roles = roles_memo.setdefault(roles, roles)
+        w = wv_memo.get(roles)
+        if w is None:
+            w = wv_memo[roles] = sum(1 for suffix, _ in roles if qm.category(suffix) in qm._ATTN_V_LIKE)
+        n_wv += w
+        out_blocks.append((layer, roles))
+    return _Layers(tuple(nonblock), tuple(out_blocks), n_wv, "output.weight" not in shapes, len(shapes) != len(layout))
+
+
+@functools.lru_cache(maxsize=1024)
+def _grouped(key: tuple, stateless: frozenset) -> _Grouped:
+    arch = _ARCH_BY_KEY[key]
+    lay = _layers(key)
+    n = arch.n_layer
+    kind_ix: dict[tuple, int] = {}
+    kinds: list[tuple] = []
+    loose: list[tuple] = []
+    stateful: list[tuple] = []
+    static: dict[tuple, tuple] = {}  # per role: decided on its first tensor, as _prepared does
+
+    def kind(name, shape, allows, src, cat, n_el) -> int:
+        k = (True, cat, shape) if allows else (False, src, shape)
+        j = kind_ix.get(k)
+        if j is None:
+            j = kind_ix[k] = len(kinds)
+            kinds.append((allows, name, shape, src, cat, n_el))
+        return j
+
+    per_layer: list = [() for _ in range(n)]
+    for name, shape in lay.nonblock:
+        il = tensor_layer(name)
+        il = il if il is not None and il < n else -1
+        st = static[(name, shape)] = _static(name, shape)
+        allows, src, cat, n_el, is_exp = st
+        if allows and cat not in stateless:
+            stateful.append((name, shape, cat, n_el, il, is_input_tensor(name), is_exp))
+            continue
+        j = kind(name, shape, allows, src, cat, n_el)
+        if il >= 0:  # not a block name for llama_order, yet one for tensor_layer: not in any layout
+            per_layer[il] = per_layer[il] + ((j, is_exp, 1),)
+        else:
+            loose.append((j, is_input_tensor(name), name == "token_embd.weight", name == "output.weight"))
+    templates: dict[tuple, tuple] = {}  # roles -> (counts of stateless kinds, stateful roles)
+    for layer, roles in lay.blocks:
+        prefix = f"blk.{layer}."
+        tpl = templates.get(roles)
+        if tpl is None:
+            counts: dict[tuple, int] = {}
+            st_roles = []
+            for suffix, shape in roles:
+                st = static.get((suffix, shape))
+                if st is None:
+                    st = static[(suffix, shape)] = _static(prefix + suffix, shape)
+                allows, src, cat, n_el, is_exp = st
+                if allows and cat not in stateless:
+                    st_roles.append((suffix, shape, cat, n_el, is_exp))
+                else:
+                    j = kind(prefix + suffix, shape, allows, src, cat, n_el)
+                    counts[(j, is_exp)] = counts.get((j, is_exp), 0) + 1
+            tpl = templates[roles] = (tuple(sorted((j, e, c) for (j, e), c in counts.items())), tuple(st_roles))
+        sig, st_roles = tpl
+        if layer < n:
+            per_layer[layer] = per_layer[layer] + sig
+        else:  # blocks past n_layer (MTP) go with the output layer
+            for j, e, c in sig:
+                loose.extend([(j, False, False, False)] * c)
+        il = layer if layer < n else -1
+        for suffix, shape, cat, n_el, is_exp in st_roles:
+            stateful.append((prefix + suffix, shape, cat, n_el, il, False, is_exp))
+    class_ix: dict[tuple, int] = {}
+    classes: list[tuple] = []
+    class_el: list[tuple] = []
+    layer_class = []
+    for sig in per_layer:
+        ci = class_ix.get(sig)
+        if ci is None:
+            ci = class_ix[sig] = len(classes)
+            classes.append(sig)
+            class_el.append((sum(kinds[j][5] * c for j, e, c in sig if not e),
+                             sum(kinds[j][5] * c for j, e, c in sig if e)))
+        layer_class.append(ci)
+    from .quant_mix import layer_of
+
+    experts = max(1, arch.n_expert) > 1
+    ssig = tuple((cat, shape, layer_of(name) if experts else -1) for name, shape, cat, *_ in stateful)
+    return _Grouped(tuple(kinds), tuple(classes), tuple(class_el), tuple(layer_class), tuple(loose), tuple(stateful),
+                    ssig, lay.n_attention_wv, lay.tied)
 
 
 @functools.lru_cache(maxsize=MEMO_SIZE)
 def _predicted(key: tuple, quant: str) -> WeightSummary:
     """The summary of ``predict_tensors(arch, quant)`` without building its tensor list: the same
-    decisions (:mod:`.quant_mix`, in llama.cpp's order, with its counters), summed directly."""
+    decisions (:mod:`.quant_mix`, in llama.cpp's order, with its counters), summed directly.
+
+    Works on :class:`_Grouped` rows; any error is re-derived tensor by tensor
+    (:func:`_predicted_rows`) so that the message names the same tensor as a full prediction."""
+    try:
+        return _predicted_grouped(key, quant)
+    except SizeupError:
+        return _predicted_rows(key, quant)
+
+
+def _predicted_grouped(key: tuple, quant: str) -> WeightSummary:
+    from ..data.quant_mix_rules import UNQUANTIZED_TYPES
+    from . import quant_mix as qm
+
+    arch = _ARCH_BY_KEY[key]
+    ftype = quant.upper()
+    default = qm.default_type(ftype)
+    unquantized = default in UNQUANTIZED_TYPES
+    stateless = _STATELESS if ftype == "IQ3_XS" else _STATELESS_GATE_UP
+    g = _grouped(key, stateless)
+    qs = qm.MixState(n_attention_wv=g.n_attention_wv, n_layer_all=arch.n_layer, tied_embeddings=g.tied)
+    kind_qs = qm.MixState(n_attention_wv=g.n_attention_wv, n_layer_all=arch.n_layer, tied_embeddings=g.tied)
+    kind_bytes = []
+    for allows, name, shape, src, cat, n_el in g.kinds:
+        if not allows:
+            t = src
+        elif unquantized:
+            t = default
+        else:  # a stateless category: the counters in kind_qs are never read
+            t = qm.fallback(shape[0], qm._choose(name, shape, arch, ftype, default, cat, kind_qs))
+        kind_bytes.append(_nbytes(t, shape, n_el))
+    cls_dense = []
+    cls_exps = []
+    for sig in g.classes:
+        dsum = esum = 0
+        for j, e, c in sig:
+            if e:
+                esum += kind_bytes[j] * c
+            else:
+                dsum += kind_bytes[j] * c
+        cls_dense.append(dsum)
+        cls_exps.append(esum)
+    lc = g.layer_class
+    dense = [cls_dense[c] for c in lc]
+    exps = [cls_exps[c] for c in lc]
+    dense_el = [g.class_el[c][0] for c in lc]
+    exps_el = [g.class_el[c][1] for c in lc]
+    embd = out = out_el = embd_bytes = embd_el = 0
+    has_output = False
+    for j, is_input, is_te, is_out in g.loose:
+        b = kind_bytes[j]
+        if is_input:
+            embd += b
+            if is_te:
+                embd_bytes, embd_el = b, g.kinds[j][5]
+        else:
+            out += b
+            if is_out:
+                has_output = True
+                out_el += g.kinds[j][5]
+    types = _stateful_types(g, arch, ftype, default, unquantized, qs)
+    nb: dict[tuple, int] = {}  # (type, shape) -> bytes: the same few pairs recur in every layer
+    for (name, shape, cat, n_el, il, is_input, is_exp), t in zip(g.stateful, types):
+        b = nb.get((t, shape))
+        if b is None:
+            b = nb[(t, shape)] = _nbytes(t, shape, n_el)
+        if il >= 0:
+            if is_exp:
+                exps[il] += b
+                exps_el[il] += n_el
+            else:
+                dense[il] += b
+                dense_el[il] += n_el
+        elif is_input:
+            embd += b
+            if name == "token_embd.weight":
+                embd_bytes, embd_el = b, n_el
+        else:
+            out += b
+            if name == "output.weight":
+                has_output = True
+                out_el += n_el
+    tied = not has_output and embd_bytes > 0
+    if tied:
+        out_el += embd_el
+    n = arch.n_layer
+    return WeightSummary(quant, n, tuple(dense), tuple(exps), tuple(dense_el), tuple(exps_el), embd,
+                         embd_bytes / max(arch.n_vocab, 1), out, out_el, tied,
+                         sum(dense) + sum(exps) + embd + out)
+
+
+_STATEFUL_MEMO: dict[tuple, tuple[str, ...]] = {}
+
+
+def _stateful_types(g: _Grouped, arch: Architecture, ftype: str, default: str, unquantized: bool, qs) -> tuple:
+    """The types of the counter-dependent tensors, in order. Shared between shapes that differ only
+    elsewhere (a fine-tune with a resized vocabulary): the key holds everything ``quant_mix._choose``
+    and ``fallback`` read for these tensors: the file type, the architecture facts (name, experts,
+    layers, layer-0 heads), the model-wide counts, and each tensor's category, shape and (with
+    experts, where llama.cpp reads the layer from the name) layer."""
+    from . import quant_mix as qm
+
+    if unquantized:
+        return (default,) * len(g.stateful)
+    mkey = (ftype, arch.name, arch.n_expert, arch.n_layer, arch.n_head[0] if arch.n_head else 0,
+            arch.n_head_kv[0] if arch.n_head_kv else 0, qs.n_attention_wv, qs.tied_embeddings, qs.has_imatrix,
+            g.stateful_sig)
+    hit = _STATEFUL_MEMO.get(mkey)
+    if hit is None:
+        hit = tuple(qm.fallback(shape[0], qm._choose(name, shape, arch, ftype, default, cat, qs))
+                    for name, shape, cat, _n, _il, _inp, _e in g.stateful)
+        if len(_STATEFUL_MEMO) > MEMO_SIZE:
+            _STATEFUL_MEMO.clear()
+        _STATEFUL_MEMO[mkey] = hit
+    return hit
+
+
+def _predicted_rows(key: tuple, quant: str) -> WeightSummary:
+    """The same summary, tensor by tensor (the reference :func:`_predicted_grouped` folds)."""
     from ..data.quant_mix_rules import UNQUANTIZED_TYPES
     from . import quant_mix as qm
 
@@ -225,19 +525,35 @@ def _predicted(key: tuple, quant: str) -> WeightSummary:
 _ARCH_BY_KEY: dict[tuple, Architecture] = {}
 
 
+def _register(arch: Architecture) -> tuple:
+    """``arch``'s shape key, remembered with the architecture the memos below work from."""
+    key = shape_key(arch)
+    if key not in _ARCH_BY_KEY:
+        if len(_ARCH_BY_KEY) > MEMO_SIZE:
+            _ARCH_BY_KEY.clear()
+            _KEY_REPR.clear()
+            _FAILED.clear()
+            _predicted.cache_clear()
+            _grouped.cache_clear()
+            _layers.cache_clear()
+            _STATEFUL_MEMO.clear()
+            _prepared.cache_clear()
+        _ARCH_BY_KEY[key] = arch
+    return key
+
+
+def layers_of(arch: Architecture) -> _Layers:
+    """The predicted layout of ``arch`` by layer (memoized per shape; catalog parameter counts
+    share it with the weight summaries). Raises SizeupError as ``layout.predict_tensors`` does."""
+    return _layers(_register(arch))
+
+
 def predicted_summary(arch: Architecture, quant: str) -> WeightSummary:
     """The cached summary of ``arch`` quantized to ``quant`` by llama-quantize (predicted mix).
 
     Raises SizeupError when the type cannot take this architecture's rows.
     """
-    key = shape_key(arch)
-    if key not in _ARCH_BY_KEY:
-        if len(_ARCH_BY_KEY) > MEMO_SIZE:
-            _ARCH_BY_KEY.clear()
-            _FAILED.clear()
-            _predicted.cache_clear()
-            _prepared.cache_clear()
-        _ARCH_BY_KEY[key] = arch
+    key = _register(arch)
     failed = _FAILED.get((key, quant))
     if failed is not None:
         raise SizeupError(failed)
@@ -245,7 +561,10 @@ def predicted_summary(arch: Architecture, quant: str) -> WeightSummary:
 
     dkey = _DISK_KEYS.get((key, quant))
     if dkey is None:
-        dkey = _DISK_KEYS[(key, quant)] = summary_cache.key_of(key, quant)
+        r = _KEY_REPR.get(key)
+        if r is None:  # an Architecture's repr is long: made once per shape, not once per quant
+            r = _KEY_REPR[key] = repr(key)
+        dkey = _DISK_KEYS[(key, quant)] = summary_cache.key_of(key, quant, r)
     hit = summary_cache.get(dkey)
     if hit is not None:
         return hit
@@ -259,6 +578,7 @@ def predicted_summary(arch: Architecture, quant: str) -> WeightSummary:
 
 
 _DISK_KEYS: dict[tuple, str] = {}
+_KEY_REPR: dict[tuple, str] = {}
 
 
 _FAILED: dict[tuple, str] = {}
