@@ -228,7 +228,7 @@ class Bench:
 def run(spec: dict[str, Any]) -> dict[str, Any]:
     path = str(spec["path"])
     cfg = dict(spec["config"])
-    _fault(spec)
+    apply_test_fault(spec)
     rss_base = rss_now()  # the interpreter before llama.cpp: subtracted to get the model's share
     load_state = prepare_file(path, bool(cfg.get("cold")))
     vram = VramPeak() if int(cfg.get("n_gpu_layers", 0)) != 0 else None
@@ -288,9 +288,10 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
         b.close()
 
 
-def _fault(spec: dict[str, Any]) -> None:
-    """Deliberate failures for the runner's own tests (a real crash of a real child process),
-    honoured only when SIZEUP_BENCH_FAULTS=1 so no user config can trigger them."""
+def apply_test_fault(spec: dict[str, Any]) -> None:
+    """Deliberate failures for the runners' own tests (a real crash of a real child process),
+    honoured only when SIZEUP_BENCH_FAULTS=1 so no user config can trigger them. Shared by the
+    benchmark worker and ``sizeup try``'s measuring child."""
     fault = spec.get("fault")
     if not fault or os.environ.get("SIZEUP_BENCH_FAULTS") != "1":
         return
@@ -302,6 +303,10 @@ def _fault(spec: dict[str, Any]) -> None:
         os._exit(7)
     elif fault == "hang":
         time.sleep(3600)
+    elif fault == "error":
+        from ..errors import SizeupError
+
+        raise SizeupError("deliberate failure (test fault)")
 
 
 def main() -> int:

@@ -21,28 +21,10 @@ kill or a timeout must cost this candidate's row only. In order:
 from __future__ import annotations
 
 import math
-import os
 import time
 from typing import Any, Callable
 
 MAX_COMPLETION_CHARS = 8000
-
-
-def _fault(spec: dict[str, Any]) -> None:
-    """Deliberate failures for the orchestrator's tests, honoured only with SIZEUP_BENCH_FAULTS=1."""
-    fault = spec.get("fault")
-    if not fault or os.environ.get("SIZEUP_BENCH_FAULTS") != "1":
-        return
-    if fault == "segv":
-        import signal
-
-        os.kill(os.getpid(), signal.SIGSEGV)
-    elif fault == "hang":
-        time.sleep(3600)
-    elif fault == "error":
-        from ..errors import SizeupError
-
-        raise SizeupError("deliberate failure (test fault)")
 
 
 class Scorer:
@@ -219,7 +201,9 @@ def measure_candidate(spec: dict[str, Any], progress: Callable[..., None] | None
         if progress:
             progress(phase, done, total)
 
-    _fault(spec)
+    from ..bench.worker import apply_test_fault
+
+    apply_test_fault(spec)
     path = str(spec["path"])
     cfg = dict(spec["config"])
     spans = list(spec.get("spans") or [])
