@@ -34,6 +34,12 @@ sys.meta_path.insert(0, _NoLlamaInThisProcess())
 import os  # noqa: E402
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# Tests never read or write the developer's own benchmark history: a machine with a history has
+# speed calibrations a fresh CI machine lacks, and `sizeup bench` runs in tests would add to it.
+# Tests that need a history make their own (SIZEUP_HISTORY_DB per test).
+import tempfile  # noqa: E402
+
+os.environ["SIZEUP_HISTORY_DB"] = str(Path(tempfile.mkdtemp(prefix="sizeup-test-history-")) / "history.db")
 os.environ["SIZEUP_USER_CATALOG"] = str(Path(__file__).parent / "data" / "no-user-catalog.json")
 
 
