@@ -201,6 +201,6 @@ def test_engine_flags_command(capsys):
 
 
 def test_pytest_process_never_loads_llama_cpp():
+    """conftest's import guard is installed and nothing has loaded the engine here."""
     assert "llama_cpp" not in sys.modules
-    with pytest.raises(ImportError, match="child process"):
-        import llama_cpp  # noqa: F401
+    assert any(type(f).__name__ == "_NoLlamaInThisProcess" for f in sys.meta_path)

@@ -100,7 +100,8 @@ def report(history):
 def browser():
     exe = find_chromium()
     if exe is None:
-        pytest.skip("chromium not found: install Debian's chromium package (.ci/run does) or set SIZEUP_CHROMIUM")
+        pytest.fail("chromium not found: scripts/test installs Debian's chromium when it can (as root); "
+                    "otherwise install it or set SIZEUP_CHROMIUM")
     b = Browser(exe)
     yield b
     b.close()

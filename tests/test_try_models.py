@@ -18,7 +18,6 @@ import os
 import signal
 import subprocess
 import sys
-import textwrap
 import time
 from pathlib import Path
 
@@ -29,32 +28,6 @@ from sizeup.llamacpp.child import call_in_child
 
 SRC = str(Path(__file__).resolve().parents[1] / "src")
 
-INDEPENDENT = textwrap.dedent('''
-    import json, math, sys
-    import numpy as np
-    from llama_cpp import Llama
-    spec = json.loads(sys.stdin.read())
-    out = {}
-    for path in spec["models"]:
-        llm = Llama(model_path=path, n_ctx=256, n_batch=256, logits_all=True, verbose=False, n_threads=1)
-        res = []
-        for context, span in spec["pairs"]:
-            ctx = llm.tokenize(context.encode(), add_bos=True, special=False)
-            sp = llm.tokenize(span.encode(), add_bos=False, special=False)
-            llm.reset()
-            llm.eval(ctx + sp)
-            logits = np.array(llm.scores[: len(ctx) + len(sp)], dtype=np.float64)
-            bits = 0.0
-            for j, t in enumerate(sp):
-                row = logits[len(ctx) + j - 1]
-                m = row.max()
-                lse = m + math.log(np.exp(row - m).sum())
-                bits -= (row[t] - lse) / math.log(2)
-            res.append({"bits": bits, "tokens": len(sp)})
-        out[path] = res
-        del llm
-    print(json.dumps(out))
-''')
 
 
 def _pairs():
@@ -72,10 +45,9 @@ def test_bits_per_byte_match_an_independent_log_prob_sum(smollm2_path, gemma3_pa
     ours = {m: call_in_child("sizeup.experiment.measure:measure_candidate",
                              {"spec": {"path": m, "config": cfg, "spans": pairs, "ttft_prompt": "x", "tasks": []}},
                              timeout=300)["chunks"] for m in models}
-    proc = subprocess.run([sys.executable, "-c", INDEPENDENT], input=json.dumps({"models": models, "pairs": pairs}),
-                          capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    theirs = json.loads(proc.stdout.strip().splitlines()[-1])
+    # the oracle: llama-cpp-python's own Llama, in a child process like every llama.cpp call in tests
+    theirs = call_in_child("sizeup.testing.llama_views:span_bits", {"models": models, "pairs": [list(p) for p in pairs]},
+                           timeout=300)
     for m in models:
         for a, b, (_, span) in zip(ours[m], theirs[m], pairs):
             assert a["tokens"] == b["tokens"]

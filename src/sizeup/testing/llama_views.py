@@ -114,3 +114,34 @@ def quantize_with_llama_cpp(src: str, dst: str, ftype_id: int, allow_requantize:
     p.allow_requantize = bool(allow_requantize)
     p.nthread = int(nthread)
     return int(llama_cpp.llama_model_quantize(str(src).encode(), str(dst).encode(), ctypes.byref(p)))
+
+
+def span_bits(models: list[str], pairs: list[list[str]]) -> dict[str, list[dict[str, Any]]]:
+    """Bits of each ``(context, span)`` pair's span tokens, summed directly from llama-cpp-python's
+    high-level ``Llama`` logits (log-softmax by hand): the independent oracle for ``sizeup try``'s
+    bits per byte, a separate code path from sizeup's own scorer."""
+    import math
+
+    import numpy as np
+    from llama_cpp import Llama
+
+    out: dict[str, list[dict[str, Any]]] = {}
+    for path in models:
+        llm = Llama(model_path=path, n_ctx=256, n_batch=256, logits_all=True, verbose=False, n_threads=1)
+        res = []
+        for context, span in pairs:
+            ctx = llm.tokenize(context.encode(), add_bos=True, special=False)
+            sp = llm.tokenize(span.encode(), add_bos=False, special=False)
+            llm.reset()
+            llm.eval(ctx + sp)
+            logits = np.array(llm.scores[: len(ctx) + len(sp)], dtype=np.float64)
+            bits = 0.0
+            for j, t in enumerate(sp):
+                row = logits[len(ctx) + j - 1]
+                m = row.max()
+                lse = m + math.log(np.exp(row - m).sum())
+                bits -= (row[t] - lse) / math.log(2)
+            res.append({"bits": bits, "tokens": len(sp)})
+        out[path] = res
+        del llm
+    return out
