@@ -19,7 +19,6 @@ adjustments: an unmeasured model is a gamble, and the ranking says so.
 from __future__ import annotations
 
 import functools
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,13 +57,9 @@ def blend_for(task: str | None) -> str:
 def load_evidence(path: str | None = None) -> dict[str, tuple[dict[str, Any], ...]]:
     """HF id (lower case) -> its figures ({benchmark, score, method, source, via})."""
     p = Path(path) if path else EVIDENCE_PATH
-    try:
-        raw = p.read_bytes()
-        if len(raw) > MAX_EVIDENCE_BYTES:
-            raise SizeupError(f"{p.name} is larger than {MAX_EVIDENCE_BYTES} bytes")
-        doc = json.loads(raw)
-    except (OSError, ValueError) as e:
-        raise SizeupError(f"cannot read {p.name}: {e}") from None
+    from .data import load_json_data
+
+    doc = load_json_data(p, MAX_EVIDENCE_BYTES)
     models = doc.get("models") if isinstance(doc, dict) else None
     if not isinstance(models, dict):
         raise SizeupError(f"{p.name}: expected a 'models' object")

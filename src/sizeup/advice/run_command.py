@@ -18,7 +18,6 @@ default quant is the library's choice. Ollama takes the context as ``num_ctx``.
 from __future__ import annotations
 
 import functools
-import json
 import re
 import shlex
 from dataclasses import dataclass
@@ -37,13 +36,9 @@ _NO_TAG = {"MXFP4_MOE"}
 @functools.lru_cache(maxsize=1)
 def gguf_repos() -> dict[str, str]:
     """HF id (lower case) -> GGUF repo id."""
-    try:
-        raw = REPOS_PATH.read_bytes()
-        if len(raw) > MAX_REPOS_BYTES:
-            raise SizeupError(f"{REPOS_PATH.name} is larger than {MAX_REPOS_BYTES} bytes")
-        doc = json.loads(raw)
-    except (OSError, ValueError) as e:
-        raise SizeupError(f"cannot read {REPOS_PATH.name}: {e}") from None
+    from ..data import load_json_data
+
+    doc = load_json_data(REPOS_PATH, MAX_REPOS_BYTES)
     out = {}
     for k, v in (doc.get("repos") or {}).items():
         repo = v.get("repo") if isinstance(v, dict) else None

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import fnmatch
 import functools
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -54,13 +53,9 @@ class Release:
 
 @functools.lru_cache(maxsize=1)
 def _table() -> tuple[dict[str, str], ...]:
-    try:
-        raw = TABLE_PATH.read_bytes()
-        if len(raw) > MAX_TABLE_BYTES:
-            raise SizeupError(f"{TABLE_PATH.name} is larger than {MAX_TABLE_BYTES} bytes")
-        doc = json.loads(raw)
-    except (OSError, ValueError) as e:
-        raise SizeupError(f"cannot read {TABLE_PATH.name}: {e}") from None
+    from ..data import load_json_data
+
+    doc = load_json_data(TABLE_PATH, MAX_TABLE_BYTES)
     rules = doc.get("rules") if isinstance(doc, dict) else None
     if not isinstance(rules, list):
         raise SizeupError(f"{TABLE_PATH.name}: expected a 'rules' list")
