@@ -506,16 +506,7 @@ class HistoryDB:
     def mark_dead_runs(self) -> int:
         """Mark ``interrupted`` the runs still ``running`` whose recording process (``extra.pid``,
         same host) no longer exists - a bench killed with SIGKILL or by the OOM killer."""
-        from .hardware.bandwidth import hostname_hash
-
-        host = hostname_hash()
-        dead = []
-        for rid, extra in self.conn.execute("SELECT id, extra_json FROM runs WHERE status = 'running' LIMIT ?",
-                                            (MAX_LIST,)).fetchall():
-            e = _load(extra)
-            pid = e.get("pid")
-            if isinstance(pid, int) and e.get("host") == host and not _pid_alive(pid):
-                dead.append(rid)
+        dead = self.dead_runs()
         if not dead or self.readonly:
             return 0
         with self._tx() as c:
