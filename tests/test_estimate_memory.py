@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from sizeup.errors import SizeupError
@@ -91,6 +93,33 @@ def test_gemma_sliding_window_cache_is_bounded(gemma):
     # only the 3 global layers grow with context
     grow = kv_cache_bytes(gemma.arch, 8192) - kv_cache_bytes(gemma.arch, 4096)
     assert grow == 4096 * 3 * 2 * 256 * 2  # tokens x global layers x (K+V) x head dim x f16
+
+
+def test_cache_estimate_is_shared_by_vocabulary_variants_and_equals_a_fresh_one():
+    """The memoized cache estimate (shared by shapes that differ only in n_vocab) equals the
+    unmemoized computation for every catalog architecture, at two contexts and KV types."""
+    import dataclasses
+
+    from sizeup.catalog import describe_entry, load_catalog
+    from sizeup.estimate import kv_cache
+
+    seen = set()
+    for e in load_catalog():
+        a = describe_entry(e).arch
+        if a in seen:
+            continue
+        seen.add(a)
+        for cfg in (RunConfig(n_ctx=4096), RunConfig(n_ctx=32768, type_k="q8_0", type_v="q8_0")):
+            r = resolve(cfg, a.n_layer)
+            for b in (a, dataclasses.replace(a, n_vocab=a.n_vocab + 384)):
+                try:
+                    ref = kv_cache._cache_estimate(b, cfg, r)
+                except SizeupError as err:
+                    with pytest.raises(SizeupError, match=re.escape(str(err))):
+                        cache_estimate(b, cfg, r)
+                    continue
+                assert cache_estimate(b, cfg, r) == ref, (b.name, cfg)
+    assert len(seen) > 100
 
 
 def test_kv_bytes_per_token_and_quantized_types(smol):

@@ -297,3 +297,25 @@ def test_qwen35_dense_hybrid_gates_the_query():
     t = dict(predict_tensors(arch))
     assert t["blk.3.attn_q.weight"] == (5120, 2 * 24 * 256) and t["blk.0.attn_gate.weight"] == (5120, 48 * 128)
     assert all(f"blk.{i}.ffn_gate.weight" in t for i in (0, 3))
+
+
+def test_blocks_shared_by_layer_facts_equal_each_block_built_alone():
+    """predict_blocks builds one tuple per distinct set of per-layer facts: the facts it keys on
+    must be all a block reads, so every layer of every catalog architecture (dense, MoE with dense
+    leads, hybrid, MLA, MTP, per-layer heads) equals the block built on its own."""
+    from sizeup.catalog import describe_entry, load_catalog
+    from sizeup.layout import _block, predict_blocks, traits
+
+    seen = set()
+    for e in load_catalog():
+        a = describe_entry(e).arch
+        if a in seen:
+            continue
+        seen.add(a)
+        head, blocks = predict_blocks(a)
+        first_nextn = a.n_layer - int(traits(a)["n_nextn_layers"] or 0)
+        assert [i for i, _ in blocks] == list(range(a.n_layer))
+        for i, roles in blocks:
+            alone = _block(a, traits(a), i, first_nextn)
+            assert [(f"blk.{i}.{s}", sh) for s, sh in roles] == alone, (e.id, i)
+    assert len(seen) > 100

@@ -78,3 +78,38 @@ def test_layers_keep_llama_order_and_counts(shapes):
         assert names == qm.llama_order(layout)
         st = qm.MixState.for_names(layout, arch)
         assert (lay.n_attention_wv, lay.tied) == (st.n_attention_wv, st.tied_embeddings)
+
+
+def test_vocabulary_variants_derived_from_their_family_equal_a_full_prediction(shapes, monkeypatch):
+    """A shape that differs from one already predicted only in n_vocab takes that one's summary
+    shifted by the token_embd/output row costs (weight_summary.vocab_family): it must be exactly the
+    tensor-by-tensor summary, for growing and shrinking vocabularies, tied and untied heads, MoE,
+    hybrid and MTP models (those with their own MTP embeddings are left out of families)."""
+    from sizeup.catalog import _PARAMS_FAMILY, _PARAMS_MEMO, _params_of
+    from sizeup.estimate import summary_cache
+
+    monkeypatch.setattr(summary_cache, "get", lambda key: None)
+    monkeypatch.setattr(summary_cache, "put", lambda key, ws: None)
+    W._FAMILY.clear()
+    W._FAMILY_OF.clear()
+    _PARAMS_MEMO.clear()
+    _PARAMS_FAMILY.clear()
+    derived = params_derived = 0
+    for arch in list(shapes.values()):
+        fam = W.vocab_family(arch)
+        for dv in (0, 256, -128, 1000):  # the first member is predicted, the others derived from it
+            b = dataclasses.replace(arch, n_vocab=max(2, arch.n_vocab + dv))
+            key = W._register(b)
+            had_params = fam is not None and fam in _PARAMS_FAMILY
+            assert _params_of(b) == _count_layout(predict_tensors(b), b), (b.name, b.n_vocab)
+            params_derived += had_params
+            for q in QUANTS:
+                had = fam is not None and (fam, q) in W._FAMILY
+                got = _outcome(W.predicted_summary, b, q)
+                ref = _outcome(W._predicted_rows, key, q)
+                if isinstance(ref, tuple):
+                    assert isinstance(got, tuple), (b.name, b.n_vocab, q)
+                else:
+                    assert got == ref, (b.name, b.n_vocab, q)
+                    derived += had
+    assert derived > 1000 and params_derived > 200

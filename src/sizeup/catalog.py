@@ -570,17 +570,36 @@ def _arch_of(entry: CatalogEntry, reader):
 _PARAMS_MEMO: dict[tuple, ParamCounts] = {}
 
 
+# Shapes that differ only in n_vocab (a fine-tune's added tokens): counted once, then shifted by
+# n_embd per token for each (n_embd, n_vocab) table, as weight_summary.vocab_family explains.
+_PARAMS_FAMILY: dict[tuple, tuple[int, ParamCounts, int, int]] = {}
+
+
 def _params_of(arch) -> ParamCounts:
     from .layout import predict_tensors
 
     key = (arch, tuple(sorted((k, repr(v)[:200]) for k, v in arch.extra.items())))
     hit = _PARAMS_MEMO.get(key)
     if hit is None:
-        from .estimate.weight_summary import layers_of
+        from .estimate.weight_summary import layers_of, vocab_family
 
-        lay = layers_of(arch)  # the layout by layer, shared with the ranking's weight summaries
-        hit = _count_layout(predict_tensors(arch), arch) if lay.duplicates else _count_layers(lay, arch)
+        fam = vocab_family(arch)
+        rec = _PARAMS_FAMILY.get(fam) if fam is not None else None
+        if rec is not None:
+            v0, p0, emb, out = rec
+            dv = (arch.n_vocab - v0) * arch.n_embd
+            hit = ParamCounts(total=p0.total + dv * (emb + out), embedding=p0.embedding + dv * emb,
+                              output=p0.output + dv * out, expert=p0.expert, active=p0.active + dv * (emb + out))
+        else:
+            lay = layers_of(arch)  # the layout by layer, shared with the ranking's weight summaries
+            hit = _count_layout(predict_tensors(arch), arch) if lay.duplicates else _count_layers(lay, arch)
+            if fam is not None and not lay.duplicates:
+                tables = {name for name, shape in lay.nonblock if shape == (arch.n_embd, arch.n_vocab)}
+                if tables <= {"token_embd.weight", "output.weight"}:
+                    _PARAMS_FAMILY[fam] = (arch.n_vocab, hit, int("token_embd.weight" in tables),
+                                           int("output.weight" in tables))
         if len(_PARAMS_MEMO) > MAX_ENTRIES:
             _PARAMS_MEMO.clear()
+            _PARAMS_FAMILY.clear()
         _PARAMS_MEMO[key] = hit
     return hit

@@ -118,6 +118,12 @@ ARCH_TRAITS: dict[str, dict[str, Any]] = {
     "qwen3next": {"qk_norm": "head", "attn_q_gate": True, "shexp_gate": True},
     "qwen35": {"qk_norm": "head", "attn_q_gate": True},
     "qwen35moe": {"qk_norm": "head", "attn_q_gate": True, "shexp_gate": True},
+    # src/models/seed-oss.cpp (q/k/v biases: attention_bias in its config; the pre-FFN norm is
+    # named post_attention_norm, as gpt-oss's), hunyuan-vl.cpp (which hunyuan-dense loads with:
+    # per-head q/k norms), ernie4-5.cpp (llama's tensors).
+    "seed_oss": {"bias_qkv": True},
+    "hunyuan-dense": {"qk_norm": "head"},
+    "ernie4_5": {},
 }
 
 
@@ -319,6 +325,19 @@ def predict_tensors(arch: Architecture) -> list[TensorSpec]:
     Raises :class:`SizeupError` for architectures whose facts are inconsistent (per-layer
     tuples of the wrong length, absurd sizes, recurrent layers without SSM facts).
     """
+    head, blocks = predict_blocks(arch)
+    out = list(head)
+    for i, roles in blocks:
+        p = f"blk.{i}."
+        out += [(p + suffix, shape) for suffix, shape in roles]
+    return out
+
+
+def predict_blocks(arch: Architecture) -> tuple[list[TensorSpec], list[tuple[int, tuple[TensorSpec, ...]]]]:
+    """:func:`predict_tensors` kept by block: the non-block tensors, then each layer as (i, its
+    tensors with the ``blk.i.`` prefix left out). Layers with the same per-layer facts (kind,
+    heads, FFN width, MoE or not, MTP or not) share one tuple, built once: a model's blocks repeat
+    a handful of layouts, and ranking a catalog asks for thousands of models' layouts."""
     _check(arch)
     t = traits(arch)
     E, V = arch.n_embd, arch.n_vocab
@@ -336,43 +355,63 @@ def predict_tensors(arch: Architecture) -> list[TensorSpec]:
     if t["rope_factors"]:
         out += [("rope_factors_long.weight", (n_rot // 2,)), ("rope_factors_short.weight", (n_rot // 2,))]
 
-    n_nextn = int(t["n_nextn_layers"] or 0)
-    first_nextn = arch.n_layer - n_nextn
+    first_nextn = arch.n_layer - int(t["n_nextn_layers"] or 0)
+    memo: dict[tuple, tuple[TensorSpec, ...]] = {}
+    blocks = []
     for i in range(arch.n_layer):
-        p = f"blk.{i}."
-        recurrent = arch.layer_kind(i) == LAYER_RECURRENT
-        if t["pre_norm"]:
-            out.append((p + "attn_norm.weight", (E,)))
-            if t["norm_bias"]:
-                out.append((p + "attn_norm.bias", (E,)))
-        if recurrent:
-            _recurrent(arch, t, i, out)
-        elif arch.extra.get("parallel_ssm") and arch.ssm is not None:
-            # Falcon-H1: a Mamba-2 mixer beside the attention in every layer (src/models/falcon-h1.cpp).
-            _recurrent(arch, t, i, out)
-            _attention(arch, t, i, out)
-        elif arch.is_mla:
-            _mla(arch, t, i, out)
-        elif arch.n_head[i] > 0:
-            _attention(arch, t, i, out)
-        if t["post_norms"] and not recurrent:
+        sig = _layer_facts(arch, i, first_nextn)
+        roles = memo.get(sig)
+        if roles is None:
+            p = f"blk.{i}."
+            roles = memo[sig] = tuple((name[len(p):], shape) for name, shape in _block(arch, t, i, first_nextn))
+        blocks.append((i, roles))
+    return out, blocks
+
+
+def _layer_facts(arch: Architecture, i: int, first_nextn: int) -> tuple:
+    """Everything :func:`_block` reads that differs between layers (the rest is model-wide)."""
+    return (arch.layer_kind(i), arch.n_head[i], arch.n_head_kv[i], arch.n_ff[i], _is_moe_layer(arch, i),
+            i >= first_nextn)
+
+
+def _block(arch: Architecture, t: dict[str, Any], i: int, first_nextn: int) -> list[TensorSpec]:
+    """The tensors of block ``i``, named ``blk.i.*``."""
+    E, V = arch.n_embd, arch.n_vocab
+    out: list[TensorSpec] = []
+    p = f"blk.{i}."
+    recurrent = arch.layer_kind(i) == LAYER_RECURRENT
+    if t["pre_norm"]:
+        out.append((p + "attn_norm.weight", (E,)))
+        if t["norm_bias"]:
+            out.append((p + "attn_norm.bias", (E,)))
+    if recurrent:
+        _recurrent(arch, t, i, out)
+    elif arch.extra.get("parallel_ssm") and arch.ssm is not None:
+        # Falcon-H1: a Mamba-2 mixer beside the attention in every layer (src/models/falcon-h1.cpp).
+        _recurrent(arch, t, i, out)
+        _attention(arch, t, i, out)
+    elif arch.is_mla:
+        _mla(arch, t, i, out)
+    elif arch.n_head[i] > 0:
+        _attention(arch, t, i, out)
+    if t["post_norms"] and not recurrent:
+        out.append((p + "post_attention_norm.weight", (E,)))
+    if _has_ffn(arch, i):
+        if arch.name in ("gpt-oss", "seed_oss"):
+            # gpt-oss and Seed-OSS call their pre-FFN norm post_attention_norm (HF: post_attention_layernorm).
             out.append((p + "post_attention_norm.weight", (E,)))
-        if _has_ffn(arch, i):
-            if arch.name == "gpt-oss":
-                # gpt-oss calls its pre-FFN norm post_attention_norm (HF: post_attention_layernorm).
-                out.append((p + "post_attention_norm.weight", (E,)))
-            elif t["ffn_norm"]:
-                out.append((p + "ffn_norm.weight", (E,)))
-                if t["norm_bias"]:
-                    out.append((p + "ffn_norm.bias", (E,)))
-            _ffn(arch, t, i, out)
-            if t["post_norms"]:
-                out.append((p + "post_ffw_norm.weight", (E,)))
-        if i >= first_nextn:
-            out += [(p + "nextn.eh_proj.weight", (2 * E, E)), (p + "nextn.enorm.weight", (E,)),
-                    (p + "nextn.hnorm.weight", (E,)), (p + "nextn.shared_head_norm.weight", (E,))]
-            if t["nextn_full"]:
-                out += [(p + "nextn.embed_tokens.weight", (E, V)), (p + "nextn.shared_head_head.weight", (E, V))]
+        elif t["ffn_norm"]:
+            out.append((p + "ffn_norm.weight", (E,)))
+            if t["norm_bias"]:
+                out.append((p + "ffn_norm.bias", (E,)))
+        _ffn(arch, t, i, out)
+        if t["post_norms"]:
+            out.append((p + "post_ffw_norm.weight", (E,)))
+    if i >= first_nextn:
+        out += [(p + "nextn.eh_proj.weight", (2 * E, E)), (p + "nextn.enorm.weight", (E,)),
+                (p + "nextn.hnorm.weight", (E,)), (p + "nextn.shared_head_norm.weight", (E,))]
+        if t["nextn_full"]:
+            out += [(p + "nextn.embed_tokens.weight", (E, V)), (p + "nextn.shared_head_head.weight", (E, V))]
     return out
 
 

@@ -50,6 +50,7 @@ LICENSES: dict[str, tuple[str, str]] = {
     "lfm1.0": (OPEN_WEIGHTS, "LFM Open License v1.0 (Liquid AI): commercial use above $10M annual revenue needs a licence"),
     "exaone": (OPEN_WEIGHTS, "EXAONE AI Model License 1.2 - NC: non-commercial"),
     "jamba-open-model": (OPEN_WEIGHTS, "Jamba Open Model License (AI21): a custom licence with use-based restrictions"),
+    "tencent-hunyuan-community": (OPEN_WEIGHTS, "Tencent Hunyuan Community License: not licensed in the EU, UK or South Korea; products above 100M MAU need a licence from Tencent"),
     "other": (UNKNOWN, "licence given as 'other': read the model card"),
 }
 

@@ -23,7 +23,7 @@ a second; the chosen plan of each model is then re-checked with the full memory 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from . import scoring
@@ -276,6 +276,14 @@ def _plans(model: ModelDescription, types: list[str], release: Release, c: _Ctx)
     return out, miss
 
 
+def _bases_key(model: ModelDescription, cfg: RunConfig, c: _Ctx) -> str:
+    from .estimate import summary_cache
+
+    free = [g.free or 0 for g in c.gpus]
+    split = tuple(round(f / sum(free), 3) for f in free) if len(free) > 1 and sum(free) else ()
+    return summary_cache.key_of((shape_key(model.arch), cfg, len(c.gpus), split, c.unified), "bases")
+
+
 def _bases(model: ModelDescription, cfg: RunConfig, c: _Ctx) -> planmod.Bases:
     """plan.bases, kept on disk per (shape, config, devices) for catalog models."""
     from .estimate import summary_cache
@@ -286,8 +294,7 @@ def _bases(model: ModelDescription, cfg: RunConfig, c: _Ctx) -> planmod.Bases:
     # GPUs (by their free memory): key on the split fractions, so a run with a little more or less
     # free RAM finds the same entry.
     free = [g.free or 0 for g in c.gpus]
-    split = tuple(round(f / sum(free), 3) for f in free) if len(free) > 1 and sum(free) else ()
-    key = summary_cache.key_of((shape_key(model.arch), cfg, len(c.gpus), split, c.unified), "bases")
+    key = _bases_key(model, cfg, c)
     b = summary_cache.get_bases(key, model.arch.n_layer)
     if b is None:
         b = planmod.bases(model, cfg, c.host, list(c.gpus), c.unified)
@@ -361,25 +368,23 @@ def _device_ok(est: MemoryEstimate, c: _Ctx, where: str) -> bool:
     return host_ok and all(g.free is None or g.total <= g.free for g in est.gpus)
 
 
-def best_choice(model: ModelDescription, ctx: int, devices: list[Device], *, quants=None,
-                min_speed: float | None = None, speed_fn=None, base: RunConfig | None = None,
-                hardware=None, calibration=None, task: str | None = None, quant: str | None = None,
-                specs=None) -> Choice:
-    """The best-scoring (quant, placement) of ``model`` that fits (and is fast enough), else the smallest miss.
-
-    ``quants`` restricts the candidate types (default: what the release allows); ``quant``
-    forces one (never above the release precision); ``hardware`` gives the speed model its
-    bandwidths (without it speeds are unknown and do not count).
-    """
+def _model_types(model: ModelDescription, quants=None, quant: str | None = None) -> tuple[list[str], Release]:
+    """The quant types to try for ``model`` and its release (see best_choice)."""
     if model.arch is None:
         raise SizeupError(f"{model.name}: architecture unknown, cannot plan it")
-    base = base or RunConfig(n_ctx=ctx)
     release = release_for(model)
     types = _types_for(model, release, quant)
     if quants is not None:
         types = [q for q in quants if q in types or q == "F16"] or types
         if "F16" in types and "F16" not in release.types and release.lossless in ("BF16",):
             types = ["BF16" if q == "F16" else q for q in types]
+    return types, release
+
+
+def _search_ctx(ctx: int, devices: list[Device], *, min_speed: float | None = None, base: RunConfig | None = None,
+                hardware=None, calibration=None, task: str | None = None, specs=None) -> _Ctx:
+    """What every model's plan search shares on this machine."""
+    base = base or RunConfig(n_ctx=ctx)
     if specs is None and hardware is not None:
         from .bench.calibrate import device_specs
 
@@ -391,7 +396,28 @@ def best_choice(model: ModelDescription, ctx: int, devices: list[Device], *, qua
     host = Device("CPU", "cpu", ram, devices[0].total)
     budgets = (ram,) + tuple(g.free for g in gpus)
     cal = getattr(calibration, "calibration", calibration)
-    c = _Ctx(ctx, base, host, gpus, unified, budgets, cpu_spec, gpu_spec, cal, task, min_speed)
+    return _Ctx(ctx, base, host, gpus, unified, budgets, cpu_spec, gpu_spec, cal, task, min_speed)
+
+
+def best_choice(model: ModelDescription, ctx: int, devices: list[Device], *, quants=None,
+                min_speed: float | None = None, speed_fn=None, base: RunConfig | None = None,
+                hardware=None, calibration=None, task: str | None = None, quant: str | None = None,
+                specs=None) -> Choice:
+    """The best-scoring (quant, placement) of ``model`` that fits (and is fast enough), else the smallest miss.
+
+    ``quants`` restricts the candidate types (default: what the release allows); ``quant``
+    forces one (never above the release precision); ``hardware`` gives the speed model its
+    bandwidths (without it speeds are unknown and do not count).
+    """
+    types, release = _model_types(model, quants, quant)
+    c = _search_ctx(ctx, devices, min_speed=min_speed, base=base, hardware=hardware, calibration=calibration,
+                    task=task, specs=specs)
+    return _best(model, types, release, c, speed_fn)
+
+
+def _best(model: ModelDescription, types: list[str], release: Release, c: _Ctx, speed_fn=None) -> Choice:
+    ctx, task, min_speed = c.ctx, c.task, c.min_speed
+    ram, budgets, unified = c.budgets[0], c.budgets, c.unified
     plans, miss = _cached_plans(model, types, release, c)
     ranked = sorted(plans, key=lambda p: -p["plan_score"])
     fast = [p for p in ranked if min_speed is None or (p["speed"] and p["speed"].decode_tps >= min_speed)]
@@ -488,10 +514,22 @@ def recommend(models: list[ModelDescription], hardware, *, ctx: int = 8192, task
     base = base or RunConfig(n_ctx=ctx)
     ev = evidence or EvidenceModel(models)
     has_gpu = any(d.kind == "gpu" for d in devices[1:])
+    sctx = _search_ctx(ctx, devices, min_speed=min_speed, base=base, calibration=calibration, task=task, specs=specs)
+    inputs: list[tuple[list[str], Release] | SizeupError] = []
+    for m in models:
+        try:
+            inputs.append(_model_types(m, None, quant))
+        except SizeupError as e:
+            inputs.append(e)
+    from .estimate import parallel_warm
+
+    parallel_warm.warm(_cold_work(models, inputs, sctx), warm_one, _accept_plans)
     out = []
     for i, m in enumerate(models):
-        c = best_choice(m, ctx, devices, min_speed=min_speed, speed_fn=speed_fn, base=base, calibration=calibration,
-                        task=task, quant=quant, specs=specs)
+        inp = inputs[i]
+        if isinstance(inp, SizeupError):
+            raise inp
+        c = _best(m, inp[0], inp[1], sctx, speed_fn)
         score(c, task, ev)
         if c.fits:
             c.command = _command(c, base, has_gpu)
@@ -503,6 +541,62 @@ def recommend(models: list[ModelDescription], hardware, *, ctx: int = 8192, task
 
     summary_cache.save()
     return out
+
+
+def _cold_work(models: list[ModelDescription], inputs: list, c: _Ctx) -> list[tuple]:
+    """One (model, types, run config, context) per distinct catalog shape whose plans are not
+    cached yet, in this process or on disk: the weight summaries and memory-model bases a ranking
+    is about to work out (see :mod:`.estimate.parallel_warm`). Local GGUFs carry their own tensors
+    and are left to the ranking itself."""
+    from .estimate import summary_cache
+
+    work: dict[tuple, tuple] = {}
+    cfg = c.base.with_(n_ctx=c.ctx)
+    for m, inp in zip(models, inputs):
+        if isinstance(inp, SizeupError) or m.arch is None or (m.tensors and m.source == "gguf"):
+            continue
+        types, release = inp
+        key = (shape_key(m.arch), tuple(types), release.lossless)
+        if key not in work and (key[0], key[1], key[2], c) not in _PLAN_CACHE:
+            work[key] = (m, types, release, c)
+    return list(work.values())
+
+
+def warm_one(m: ModelDescription, types: list[str], release: Release, c: _Ctx) -> dict:
+    """Work out (and cache) one shape's plans; returned as JSON for :func:`_accept_plans` (the
+    summaries they point to travel in the summary cache's own entries)."""
+    plans, miss = _cached_plans(m, types, release, c)
+    enc = [{**{k: v for k, v in p.items() if k not in ("summary", "speed")},
+            "speed": asdict(p["speed"]) if p["speed"] is not None else None} for p in plans]
+    return {"plans": enc, "miss": {k: v for k, v in miss.items() if k != "summary"} if miss else None}
+
+
+def _accept_plans(item: tuple, data) -> None:
+    """Take the plans a helper process worked out for ``item`` (see :func:`warm_one`); anything
+    malformed is dropped, and the ranking then works that shape out itself."""
+    from .estimate.plan_speed import PlanSpeed
+
+    m, types, release, c = item
+    try:
+        plans = []
+        for p in data["plans"]:
+            sp = p["speed"]
+            plans.append({"quant": str(p["quant"]), "where": str(p["where"]), "ngl": int(p["ngl"]),
+                          "n_cpu_moe": int(p["n_cpu_moe"]), "totals": tuple(int(x) for x in p["totals"]),
+                          "busiest": float(p["busiest"]),
+                          "speed": PlanSpeed(**sp) if sp is not None else None,
+                          "components": {str(k): float(v) for k, v in p["components"].items()},
+                          "plan_score": float(p["plan_score"]), "summary": _summary(m, str(p["quant"]))})
+        miss = data["miss"]
+        if miss is not None:
+            miss = {"quant": str(miss["quant"]), "needed": int(miss["needed"]), "available": int(miss["available"]),
+                    "summary": _summary(m, str(miss["quant"]))}
+    except (KeyError, TypeError, ValueError, AttributeError, SizeupError):
+        return
+    key = (shape_key(m.arch), tuple(types), release.lossless, c)
+    if len(_PLAN_CACHE) > MAX_PLAN_CACHE:
+        _PLAN_CACHE.clear()
+    _PLAN_CACHE.setdefault(key, (plans, miss))
 
 
 def score(choice: Choice, task: str | None, evidence: EvidenceModel | None = None) -> None:

@@ -179,8 +179,28 @@ def check_cache_types(arch: Architecture, cfg: RunConfig, flash_attn: bool) -> N
             raise SizeupError(f"{kind} cache type {t} (block {b}) does not divide the head size {head}; llama.cpp refuses it")
 
 
+_MEMO: dict[tuple, CacheEstimate] = {}
+_MEMO_SIZE = 4096
+
+
 def cache_estimate(arch: Architecture, cfg: RunConfig, r: Resolved) -> CacheEstimate:
-    """Per-layer cache bytes for ``arch`` run with ``cfg`` (already resolved into ``r``)."""
+    """Per-layer cache bytes for ``arch`` run with ``cfg`` (already resolved into ``r``).
+
+    Memoized per shape with the vocabulary left out (the cache never depends on it), so ranking a
+    catalog works it out once per family of fine-tunes, not once per model; the result is frozen."""
+    from .weight_summary import vocab_family, shape_key
+
+    key = (vocab_family(arch) or shape_key(arch), cfg, r)
+    hit = _MEMO.get(key)
+    if hit is None:
+        hit = _cache_estimate(arch, cfg, r)
+        if len(_MEMO) >= _MEMO_SIZE:
+            _MEMO.clear()
+        _MEMO[key] = hit
+    return hit
+
+
+def _cache_estimate(arch: Architecture, cfg: RunConfig, r: Resolved) -> CacheEstimate:
     check_cache_types(arch, cfg, r.flash_attn)
     n_swa_cells = swa_cells(arch, cfg, r) if any(arch.swa_layers) else 0
     v_trans = not r.flash_attn

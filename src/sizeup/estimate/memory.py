@@ -198,7 +198,7 @@ def _arch(model: ModelDescription) -> Architecture:
 def estimate_memory(model: ModelDescription, cfg: RunConfig, devices: list[Device] | None = None,
                     hardware: Any = None, tensors: list[TensorInfo] | None = None,
                     ftype: str | None = None, n_tokens_used: int | None = None,
-                    build: BuildFeatures | None = None) -> MemoryEstimate:
+                    build: BuildFeatures | None = None, buffers_only: bool = False) -> MemoryEstimate:
     """Per-device memory for running ``model`` in llama.cpp with ``cfg``.
 
     ``devices``: CPU first, then GPUs (see :class:`~.placement.Device`); default from ``hardware``
@@ -208,6 +208,8 @@ def estimate_memory(model: ModelDescription, cfg: RunConfig, devices: list[Devic
     context, the worst case); llama.cpp sizes masks and KQ by the used cells rounded up to 256.
     ``build``: the CPU features the llama.cpp build was compiled with (decides which weights are
     repacked); default: a build tuned for ``hardware``'s CPU, else no repack is modelled.
+    ``buffers_only``: stop once every device's buffers are known (what a ranking's plan search
+    reads, :mod:`.plan`); peak RSS, working set, ``llama_fit`` and notes are then left empty.
     """
     arch = _arch(model)
     if devices is None:
@@ -280,6 +282,10 @@ def estimate_memory(model: ModelDescription, cfg: RunConfig, devices: list[Devic
     used = {d for d in placement.layer_device if d != CPU} | ({placement.output_device} - {CPU})
     for g in used:
         slot(g).overhead += buffers.GPU_CONTEXT_BYTES
+
+    if buffers_only:
+        return MemoryEstimate(model.name, cfg, r, mem, cache, placement, 0, dominant, notes, working_set=0,
+                              build=build.source if build else "")
 
     # resident host memory: logits rows only for n_seq_max outputs, masks only over used cells
     host_layers = by_dev.get(CPU, [])

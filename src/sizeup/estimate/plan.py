@@ -45,7 +45,7 @@ class NonWeight:
 def non_weight(model: ModelDescription, cfg: RunConfig, devices: list[Device]) -> NonWeight:
     from .memory import estimate_memory
 
-    est = estimate_memory(model, cfg, devices, tensors=[])
+    est = estimate_memory(model, cfg, devices, tensors=[], buffers_only=True)
     kv = [0] * model.arch.n_layer
     for lc in est.cache.layers:
         kv[lc.il] += lc.k_bytes + lc.v_bytes + lc.r_bytes + lc.s_bytes

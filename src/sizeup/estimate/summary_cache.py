@@ -202,6 +202,41 @@ def put_bases(key: str, b) -> None:
     _state["dirty"] = True
 
 
+def has(key: str) -> bool:
+    """Whether an entry (a summary key, or ``"b:" + key`` for bases) is held, without decoding it."""
+    if not _state["loaded"]:
+        _load()
+    return key in _state["entries"]
+
+
+def entry_keys() -> set[str]:
+    if not _state["loaded"]:
+        _load()
+    return set(_state["entries"])
+
+
+def new_entries(before: set[str]) -> dict:
+    """The raw entries added since ``before`` (what a helper process hands back, as JSON)."""
+    return {k: v for k, v in _state["entries"].items() if k not in before}
+
+
+def merge(entries) -> int:
+    """Add raw entries handed back by a helper process (:mod:`.parallel_warm`); each is still
+    validated when read, like the file's. Returns how many were taken."""
+    if not _state["loaded"]:
+        _load()
+    if not isinstance(entries, dict):
+        return 0
+    n = 0
+    for k, v in list(entries.items())[:MAX_ENTRIES]:
+        if isinstance(k, str) and len(k) <= 64 and isinstance(v, dict) and k not in _state["entries"]:
+            _make_room()
+            _state["entries"][k] = v
+            n += 1
+    _state["dirty"] = _state["dirty"] or n > 0
+    return n
+
+
 def reset() -> None:
     """Forget what was loaded (tests point SIZEUP_SUMMARY_CACHE elsewhere between runs)."""
     _state.update(loaded=False, entries={}, dirty=False, path=None, version=None)

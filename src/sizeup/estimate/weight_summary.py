@@ -107,9 +107,15 @@ def summarize(tensors: Sequence[TensorInfo], arch: Architecture, quant: str = ""
 
 
 def shape_key(arch: Architecture) -> tuple:
-    """What decides the tensor inventory: the architecture's fields and its trait overrides."""
-    extra = tuple(sorted((k, repr(v)[:200]) for k, v in arch.extra.items() if not k.startswith("hf_")))[:64]
-    return (arch, extra)
+    """What decides the tensor inventory: the architecture's fields and its trait overrides.
+
+    Kept on the (frozen) architecture itself: a ranking asks for it several times per model."""
+    key = arch.__dict__.get("_sizeup_shape_key")
+    if key is None:
+        extra = tuple(sorted((k, repr(v)[:200]) for k, v in arch.extra.items() if not k.startswith("hf_")))[:64]
+        key = (arch, extra)
+        object.__setattr__(arch, "_sizeup_shape_key", key)
+    return key
 
 
 @dataclass(frozen=True)
@@ -217,11 +223,30 @@ def _static(name: str, shape: tuple) -> tuple:
 
 @functools.lru_cache(maxsize=1024)
 def _layers(key: tuple) -> _Layers:
-    from ..layout import predict_tensors as predict_layout
+    from ..layout import predict_blocks
     from . import quant_mix as qm
 
     arch = _ARCH_BY_KEY[key]
-    layout = predict_layout(arch)
+    head, blocks = predict_blocks(arch)
+    distinct = {id(r): r for _, r in blocks}
+    if len({n for n, _ in head}) == len(head) and all(len({s for s, _ in r}) == len(r) for r in distinct.values()) \
+            and not any(n.startswith("blk.") for n, _ in head):
+        # the layout by block as predict_blocks shares it: each distinct role list sorted once
+        nonblock = sorted((n, tuple(int(d) for d in sh)) for n, sh in head)
+        n_wv = sum(1 for name, _ in nonblock if qm.category(name) in qm._ATTN_V_LIKE)
+        sorted_roles = {i: tuple(sorted((sfx, tuple(int(d) for d in sh)) for sfx, sh in r)) for i, r in distinct.items()}
+        wv = {i: sum(1 for sfx, _ in r if qm.category(sfx) in qm._ATTN_V_LIKE) for i, r in sorted_roles.items()}
+        out_blocks = tuple((layer, sorted_roles[id(r)]) for layer, r in blocks)
+        n_wv += sum(wv[id(r)] for _, r in blocks)
+        return _Layers(tuple(nonblock), out_blocks, n_wv, not any(n == "output.weight" for n, _ in head), False)
+    return _layers_from_layout(arch, head + [(f"blk.{i}.{sfx}", sh) for i, r in blocks for sfx, sh in r])
+
+
+def _layers_from_layout(arch: Architecture, layout: list) -> _Layers:
+    """:func:`_layers` from the flat tensor list (a layout that repeats a name keeps its first place
+    and last shape, as ``dict`` does)."""
+    from . import quant_mix as qm
+
     shapes = dict(layout)
     nonblock = []
     blocks: dict[int, list] = {}
@@ -371,15 +396,7 @@ def _predicted_grouped(key: tuple, quant: str) -> WeightSummary:
     g = _grouped(key, stateless)
     qs = qm.MixState(n_attention_wv=g.n_attention_wv, n_layer_all=arch.n_layer, tied_embeddings=g.tied)
     kind_qs = qm.MixState(n_attention_wv=g.n_attention_wv, n_layer_all=arch.n_layer, tied_embeddings=g.tied)
-    kind_bytes = []
-    for allows, name, shape, src, cat, n_el in g.kinds:
-        if not allows:
-            t = src
-        elif unquantized:
-            t = default
-        else:  # a stateless category: the counters in kind_qs are never read
-            t = qm.fallback(shape[0], qm._choose(name, shape, arch, ftype, default, cat, kind_qs))
-        kind_bytes.append(_nbytes(t, shape, n_el))
+    kind_bytes = [_nbytes(_kind_type(k, arch, ftype, default, unquantized, kind_qs), k[2], k[5]) for k in g.kinds]
     cls_dense = []
     cls_exps = []
     for sig in g.classes:
@@ -438,6 +455,18 @@ def _predicted_grouped(key: tuple, quant: str) -> WeightSummary:
     return WeightSummary(quant, n, tuple(dense), tuple(exps), tuple(dense_el), tuple(exps_el), embd,
                          embd_bytes / max(arch.n_vocab, 1), out, out_el, tied,
                          sum(dense) + sum(exps) + embd + out)
+
+
+def _kind_type(kind: tuple, arch: Architecture, ftype: str, default: str, unquantized: bool, kind_qs) -> str:
+    """The type of a :class:`_Grouped` kind (a stateless category: the counters in ``kind_qs`` are never read)."""
+    from . import quant_mix as qm
+
+    allows, name, shape, src, cat, _n_el = kind
+    if not allows:
+        return src
+    if unquantized:
+        return default
+    return qm.fallback(shape[0], qm._choose(name, shape, arch, ftype, default, cat, kind_qs))
 
 
 _STATEFUL_MEMO: dict[tuple, tuple[str, ...]] = {}
@@ -538,6 +567,8 @@ def _register(arch: Architecture) -> tuple:
             _layers.cache_clear()
             _STATEFUL_MEMO.clear()
             _prepared.cache_clear()
+            _FAMILY_OF.clear()
+            _FAMILY.clear()
         _ARCH_BY_KEY[key] = arch
     return key
 
@@ -568,13 +599,101 @@ def predicted_summary(arch: Architecture, quant: str) -> WeightSummary:
     hit = summary_cache.get(dkey)
     if hit is not None:
         return hit
-    try:
-        ws = _predicted(key, quant)
-    except SizeupError as e:  # remembered: a type this shape cannot take stays impossible
-        _FAILED[(key, quant)] = str(e)
-        raise
+    fam = vocab_family(arch)
+    ws = _from_family(fam, quant, arch.n_vocab) if fam is not None else None
+    if ws is None:
+        try:
+            ws = _predicted(key, quant)
+        except SizeupError as e:  # remembered: a type this shape cannot take stays impossible
+            _FAILED[(key, quant)] = str(e)
+            raise
+        if fam is not None:
+            _join_family(fam, key, quant, ws)
     summary_cache.put(dkey, ws)
     return ws
+
+
+# Vocabulary families. Fine-tunes often resize the vocabulary (added chat or tool tokens) and
+# change nothing else. Only token_embd and output are (n_embd, n_vocab) (with the MTP blocks'
+# own copies where ``nextn_full``, which are left out of this), and llama-quantize picks their
+# types from the file type and n_embd alone (``quant_mix._choose`` and ``fallback`` read
+# shape[0]), so every byte and element count of a summary is affine in n_vocab: n_vocab times a
+# row cost. A shape whose only difference from one already predicted is n_vocab gets its summary
+# from that one's row costs instead of a new prediction (the tests hold it to the tensor-by-tensor
+# derivation).
+_FAMILY_OF: dict[tuple, tuple | None] = {}
+_FAMILY: dict[tuple, tuple] = {}  # (family, quant) -> (n_vocab, summary, token_embd row bytes, output row bytes)
+
+
+def vocab_family(arch: Architecture) -> tuple | None:
+    """The shape key of ``arch`` with n_vocab left out, or None when more than token_embd and
+    output depend on it (MTP blocks with their own embeddings) or the vocabulary is degenerate."""
+    key = _register(arch)
+    if key in _FAMILY_OF:
+        return _FAMILY_OF[key]
+    from dataclasses import replace
+
+    from ..layout import traits
+
+    fam = None
+    if arch.n_vocab >= 2 and not traits(arch)["nextn_full"]:
+        fam = (replace(arch, n_vocab=1), key[1])
+    _FAMILY_OF[key] = fam
+    return fam
+
+
+def _vocab_rows(key: tuple, quant: str) -> tuple[int, int] | None:
+    """Bytes per vocabulary row of token_embd.weight and of output.weight (0 when absent) at
+    ``quant``, or None when the shape does not have the plain (n_embd, n_vocab) pair."""
+    from . import quant_mix as qm
+    from ..data.quant_mix_rules import UNQUANTIZED_TYPES
+
+    arch = _ARCH_BY_KEY[key]
+    ftype = quant.upper()
+    default = qm.default_type(ftype)
+    g = _grouped(key, _STATELESS if ftype == "IQ3_XS" else _STATELESS_GATE_UP)
+    if any(r[0] in ("token_embd.weight", "output.weight") for r in g.stateful):
+        return None
+    kind_qs = qm.MixState(n_attention_wv=g.n_attention_wv, n_layer_all=arch.n_layer, tied_embeddings=g.tied)
+    rows = [0, 0]
+    for j, _inp, is_te, is_out in g.loose:
+        if not (is_te or is_out):
+            continue
+        k = g.kinds[j]
+        if k[2] != (arch.n_embd, arch.n_vocab):
+            return None
+        b = _nbytes(_kind_type(k, arch, ftype, default, default in UNQUANTIZED_TYPES, kind_qs), k[2], k[5])
+        if b % arch.n_vocab:
+            return None
+        rows[0 if is_te else 1] += b // arch.n_vocab
+    return rows[0], rows[1]
+
+
+def _join_family(fam: tuple, key: tuple, quant: str, ws: WeightSummary) -> None:
+    if (fam, quant) in _FAMILY:
+        return
+    try:
+        rows = _vocab_rows(key, quant)
+    except SizeupError:
+        return
+    if rows is not None and rows[0] == ws.embd_row:
+        if len(_FAMILY) > MEMO_SIZE:
+            _FAMILY.clear()
+        _FAMILY[(fam, quant)] = (_ARCH_BY_KEY[key].n_vocab, ws, *rows)
+
+
+def _from_family(fam: tuple, quant: str, n_vocab: int) -> WeightSummary | None:
+    """The summary at ``n_vocab`` from a member of its vocabulary family, or None."""
+    rec = _FAMILY.get((fam, quant))
+    if rec is None:
+        return None
+    v0, ws, te_row, out_row = rec
+    dv = n_vocab - v0
+    n_embd = fam[0].n_embd
+    el = n_embd * ((1 if out_row else 0) + (1 if ws.tied else 0))  # output.weight, or the tied table
+    return WeightSummary(ws.quant, ws.n_layer, ws.dense, ws.exps, ws.dense_el, ws.exps_el, ws.embd + dv * te_row,
+                         ws.embd_row, ws.out + dv * out_row, ws.out_el + dv * el, ws.tied,
+                         ws.total + dv * (te_row + out_row))
 
 
 _DISK_KEYS: dict[tuple, str] = {}
