@@ -109,6 +109,12 @@ def main() -> int:
     ap.add_argument("--ctx", type=int, default=32768)
     ap.add_argument("--llmfit", default="llmfit")
     args = ap.parse_args()
+    # As an installed sizeup runs: from compiled bytecode (pip writes it at install time; an
+    # editable checkout under PYTHONDONTWRITEBYTECODE would compile every module on every run).
+    import compileall
+    import sizeup
+
+    compileall.compile_dir(str(Path(sizeup.__file__).parent), quiet=1)
     with tempfile.TemporaryDirectory() as d:
         cat = Path(d) / "catalog.json"
         synthetic_catalog(args.n, cat)
@@ -121,8 +127,8 @@ def main() -> int:
                 (f"synthetic-{args.n}", str(cat), "synthetic", "2"),
                 (f"synthetic-{args.n}, 2nd process", str(cat), "synthetic", "2")]
         for label, path, cache, workers in runs:
-            env = {**os.environ, "SIZEUP_SUMMARY_CACHE": str(Path(d) / f"summaries-{cache}.json"),
-                   "SIZEUP_WORKERS": workers}
+            env = {**{k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"},
+                   "SIZEUP_SUMMARY_CACHE": str(Path(d) / f"summaries-{cache}.json"), "SIZEUP_WORKERS": workers}
             t = time.perf_counter()
             p = subprocess.run([sys.executable, "-c", CHILD, path, str(args.ctx)], capture_output=True, text=True,
                                timeout=1200, env=env)

@@ -29,7 +29,7 @@ LOG_ROUNDING = 6 * 1024  # llama.cpp prints MiB with two decimals: +-5.2 KiB per
 def models(smollm2_path, gemma3_path, tmp_path_factory) -> dict[str, Path]:
     d = tmp_path_factory.mktemp("synthetic")
     out = {"smollm2": Path(smollm2_path), "gemma3": Path(gemma3_path)}
-    for arch in ("qwen3moe", "deepseek2", "mamba2", "granitehybrid"):
+    for arch in ("qwen3moe", "deepseek2", "deepseek32", "mamba2", "granitehybrid"):
         out[arch] = write_synthetic(d / f"{arch}.gguf", arch)
     return out
 
@@ -62,6 +62,8 @@ CASES = [
     ("qwen3moe", 32768, "q8_0", "auto", 2),
     ("deepseek2", 4096, "f16", "auto", 1),
     ("deepseek2", 512, "f16", False, 1),
+    ("deepseek32", 8192, "f16", "auto", 1),  # + the lightning indexer's key cache, mask and scores
+    ("deepseek32", 4096, "f16", False, 1),
     ("mamba2", 4096, "f16", "auto", 3),
     ("granitehybrid", 4096, "f16", "auto", 1),
     ("granitehybrid", 32768, "q8_0", "auto", 1),

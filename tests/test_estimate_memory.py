@@ -100,15 +100,11 @@ def test_cache_estimate_is_shared_by_vocabulary_variants_and_equals_a_fresh_one(
     unmemoized computation for every catalog architecture, at two contexts and KV types."""
     import dataclasses
 
-    from sizeup.catalog import describe_entry, load_catalog
     from sizeup.estimate import kv_cache
+    from sizeup.testing.architectures import catalog_architectures
 
-    seen = set()
-    for e in load_catalog():
-        a = describe_entry(e).arch
-        if a in seen:
-            continue
-        seen.add(a)
+    archs = catalog_architectures()
+    for a in archs:
         for cfg in (RunConfig(n_ctx=4096), RunConfig(n_ctx=32768, type_k="q8_0", type_v="q8_0")):
             r = resolve(cfg, a.n_layer)
             for b in (a, dataclasses.replace(a, n_vocab=a.n_vocab + 384)):
@@ -119,7 +115,7 @@ def test_cache_estimate_is_shared_by_vocabulary_variants_and_equals_a_fresh_one(
                         cache_estimate(b, cfg, r)
                     continue
                 assert cache_estimate(b, cfg, r) == ref, (b.name, cfg)
-    assert len(seen) > 100
+    assert len(archs) > 100
 
 
 def test_kv_bytes_per_token_and_quantized_types(smol):

@@ -40,6 +40,9 @@ with the same key. The traits:
 ``attn_q_gate``   attn_q is twice as wide: query and output gate in one projection (Qwen3-Next,
                   Qwen3.5)
 ``shexp_gate``    a scalar gate for the shared expert, ffn_gate_inp_shexp (Qwen3-Next)
+``mla_indexer``   DeepSeek sparse attention's lightning indexer beside MLA in every block
+                  (DeepSeek-V3.2): ``indexer.*`` tensors sized by ``extra["indexer_n_head"]`` and
+                  ``extra["indexer_head_dim"]``
 
 Unknown architecture names get the llama-like defaults, which are right for the many
 llama-derived families (mistral, granite, smollm3, ...).
@@ -78,6 +81,7 @@ _DEFAULT_TRAITS: dict[str, Any] = {
     "nextn_full": False,
     "attn_q_gate": False,
     "shexp_gate": False,
+    "mla_indexer": False,
 }
 
 # Per llama.cpp architecture; source: src/models/<arch>.cpp load_arch_tensors and the HF
@@ -102,6 +106,9 @@ ARCH_TRAITS: dict[str, dict[str, Any]] = {
     "glm4moe": {"bias_qkv": True, "exp_probs_b": True},
     "gpt-oss": {"bias_qkv": True, "bias_o": True, "attn_sinks": True, "moe_bias": True},
     "deepseek2": {},
+    # src/models/deepseek32.cpp: deepseek2's MLA blocks (split attn_k_b/attn_v_b only) plus the
+    # lightning indexer; DeepSeek-V3.2 routes with noaux_tc, so exp_probs_b is there.
+    "deepseek32": {"mla_indexer": True, "exp_probs_b": True},
     "llama4": {},
     "mamba": {},
     "mamba2": {},
@@ -204,6 +211,23 @@ def _mla(arch: Architecture, t: dict[str, Any], i: int, out: list[TensorSpec]) -
     else:
         out += [(p + "attn_k_b.weight", (nope, kv_rank, nh)), (p + "attn_v_b.weight", (kv_rank, dv, nh))]
     out.append((p + "attn_output.weight", (nh * dv, E)))
+    if t["mla_indexer"]:
+        _mla_indexer(arch, q_rank, p, out)
+
+
+def _mla_indexer(arch: Architecture, q_rank: int, p: str, out: list[TensorSpec]) -> None:
+    """DeepSeek sparse attention's lightning indexer (src/models/deepseek32.cpp): a LayerNorm
+    with bias over its single key head, per-head weights, the key projection, and a query
+    projection from the q LoRA latent. Model-wide sizes, so every block has the same ones."""
+    ih, idim = arch.extra.get("indexer_n_head", 0), arch.extra.get("indexer_head_dim", 0)
+    if not (isinstance(ih, int) and isinstance(idim, int) and 0 < ih <= MAX_DIM_SIZE and 0 < idim <= MAX_DIM_SIZE):
+        raise SizeupError(f"architecture '{arch.name}': the lightning indexer's head count and head size are missing")
+    if q_rank <= 0:
+        raise SizeupError(f"architecture '{arch.name}': the lightning indexer needs a q LoRA rank")
+    E = arch.n_embd
+    out += [(p + "indexer.k_norm.weight", (idim,)), (p + "indexer.k_norm.bias", (idim,)),
+            (p + "indexer.proj.weight", (E, ih)), (p + "indexer.attn_k.weight", (E, idim)),
+            (p + "indexer.attn_q_b.weight", (q_rank, ih * idim))]
 
 
 def _recurrent(arch: Architecture, t: dict[str, Any], i: int, out: list[TensorSpec]) -> None:

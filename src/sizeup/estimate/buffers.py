@@ -37,7 +37,7 @@ from dataclasses import dataclass
 
 from ..model import Architecture
 from .config import Resolved
-from .kv_cache import CacheEstimate, has_kv, has_recurrent_state, uses_mla_cache
+from .kv_cache import CacheEstimate, has_kv, has_recurrent_state, indexer_k_row, uses_mla_cache
 
 F32 = 4
 F16 = 2
@@ -96,6 +96,8 @@ def mask_bytes(arch: Architecture, cache: CacheEstimate, r: Resolved, n_tokens: 
     total = 0
     if cache.cells_full:
         total += cache.cells_full * n_tokens * mb
+        if indexer_k_row(arch):  # DeepSeek sparse attention: the indexer's key cache has its own mask
+            total += cache.cells_full * n_tokens * mb
     if cache.cells_swa:
         total += cache.cells_swa * n_tokens * mb
     return total
@@ -128,6 +130,13 @@ def compute_phases(arch: Architecture, cache: CacheEstimate, r: Resolved, n_outp
                 o = nh * (arch.kv_lora_rank + arch.head_dim_v) * tok
             act = FA_ACT if r.flash_attn else NOFA_ACT
             a = act["embd"] * embd + act["q"] * q + act["kv"] * kv + act["o"] * o
+            if indexer_k_row(arch):
+                # deepseek32's lightning indexer: an F32 score per cached token and query token
+                # (the fused op sums its heads); without flash attention the top-k choice also
+                # becomes an F16 mask over the same cells. With the indexer's own mask (mask_bytes)
+                # this is 6 bytes per cell x token with FA and 10 without; llama.cpp's compute
+                # buffer for synthetic deepseek32 files grows by 6.1-6.3 and 10.5.
+                a += cache.layers[il].cells * T * (F32 if r.flash_attn else F32 + F16)
             if not r.flash_attn:
                 cells = cache.layers[il].cells
                 a += cells * T * nh * F32  # KQ scores, one layer at a time

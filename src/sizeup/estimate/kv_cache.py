@@ -113,10 +113,19 @@ def uses_mla_cache(arch: Architecture) -> bool:
     return arch.is_mla and arch.extra.get("mla_absorbed", True) is not False
 
 
+def indexer_k_row(arch: Architecture) -> int:
+    """Values per token per layer in DeepSeek sparse attention's second cache (deepseek32): the
+    lightning indexer's one key head (src/llama-kv-cache-dsa.cpp builds it as a K-only cache of
+    ``indexer_head_size`` per layer, in the K cache type, beside the MLA latent cache)."""
+    v = arch.extra.get("indexer_head_dim", 0) if arch.name == "deepseek32" else 0
+    return v if isinstance(v, int) and not isinstance(v, bool) and v > 0 else 0
+
+
 def k_row(arch: Architecture, il: int) -> int:
-    """Values per token per layer in K (llama_hparams::n_embd_k_gqa)."""
+    """Values per token per layer in K (llama_hparams::n_embd_k_gqa), plus the lightning
+    indexer's key cache where there is one (same type, so its bytes simply add to the row)."""
     if uses_mla_cache(arch):
-        return arch.kv_lora_rank + arch.rope_dim
+        return arch.kv_lora_rank + arch.rope_dim + indexer_k_row(arch)
     return arch.head_dim_k * arch.n_head_kv[il]
 
 

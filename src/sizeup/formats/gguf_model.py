@@ -447,6 +447,11 @@ def architecture_from_gguf(kv: dict[str, Any], tensors: Sequence[Any] = (), *, p
             extra["mla_absorbed"] = False
         if rope_dim and head_k <= rope_dim:
             raise m.bad(f"MLA key length {head_k} leaves no non-rope part beside rope.dimension_count {rope_dim}")
+        if m.has("attention.indexer.head_count"):
+            # DeepSeek sparse attention (deepseek32): the lightning indexer's sizes (src/llama-arch.cpp keys).
+            extra["indexer_n_head"] = m.get_int("attention.indexer.head_count", lo=1)
+            extra["indexer_head_dim"] = m.get_int("attention.indexer.key_length", required=True, lo=1)
+            extra["indexer_top_k"] = m.get_int("attention.indexer.top_k", 0, hi=1 << 31)
     elif not recurrent_arch and first_heads and (head_k == 0 or head_v == 0):
         raise m.bad(f"attention head size is 0 ({m.key('attention.key_length')}/value_length)")
 

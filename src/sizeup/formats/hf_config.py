@@ -96,6 +96,7 @@ FAMILIES: dict[str, Family] = {
     "phimoe": Family("phimoe", moe="all", ff_is_expert=True, source="microsoft/Phi-3.5-MoE-instruct"),
     "deepseek_v2": Family("deepseek2", moe="first_k_dense", keys="kv_lora_rank q_lora_rank qk_rope_head_dim qk_nope_head_dim v_head_dim n_routed_experts n_shared_experts first_k_dense_replace", source="deepseek-ai/DeepSeek-V2-Lite"),
     "deepseek_v3": Family("deepseek2", moe="first_k_dense", keys="as deepseek_v2", source="deepseek-ai/DeepSeek-V3"),
+    "deepseek_v32": Family("deepseek32", moe="first_k_dense", keys="as deepseek_v3; index_n_heads index_head_dim (lightning indexer) index_topk", source="deepseek-ai/DeepSeek-V3.2"),
     "kimi_k2": Family("deepseek2", moe="first_k_dense", keys="as deepseek_v3", source="moonshotai/Kimi-K2-Instruct"),
     "starcoder2": Family("starcoder2", keys="sliding_window ignored by llama.cpp", source="bigcode/starcoder2-15b"),
     "granite": Family("granite", source="ibm-granite/granite-3.3-8b-instruct"),
@@ -446,6 +447,10 @@ def architecture_from_hf_config(cfg: dict[str, Any]) -> Architecture:
         rope_dim = c.int("qk_rope_head_dim", default=64, hi=1 << 16)
         head_dim_k = c.int("qk_nope_head_dim", default=128, hi=1 << 16) + rope_dim
         head_dim_v = c.int("v_head_dim", default=128, hi=1 << 16)
+        if fam.arch == "deepseek32":  # DeepSeek sparse attention: the lightning indexer's sizes (no defaults)
+            extra["indexer_n_head"] = c.int("index_n_heads", lo=1, hi=1 << 16)
+            extra["indexer_head_dim"] = c.int("index_head_dim", lo=1, hi=1 << 16)
+            extra["indexer_top_k"] = c.int("index_topk", lo=1, hi=MAX_CTX)
     elif head_dim:
         prf = c.float("partial_rotary_factor", "rotary_pct", default=1.0)
         if c.cfg.get("rotary_dim") is not None:

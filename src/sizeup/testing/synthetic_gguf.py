@@ -55,6 +55,13 @@ ARCH_DEFAULTS: dict[str, dict[str, Any]] = {
         "n_head": 8, "q_lora_rank": 96, "kv_lora_rank": 64, "qk_nope": 32, "qk_rope": 16, "v_head": 32,
         "n_expert": 8, "n_expert_used": 2, "n_expert_shared": 1, "n_ff_exp": 128, "n_dense_lead": 1,
     },
+    # DeepSeek-V3.2: deepseek2 plus the lightning indexer. Its head size must be a multiple of 64
+    # (llama.cpp rotates the indexer keys with a Hadamard matrix of at least 64) and at least qk_rope.
+    "deepseek32": {
+        "n_head": 8, "q_lora_rank": 96, "kv_lora_rank": 64, "qk_nope": 32, "qk_rope": 16, "v_head": 32,
+        "n_expert": 8, "n_expert_used": 2, "n_expert_shared": 1, "n_ff_exp": 128, "n_dense_lead": 1,
+        "indexer_n_head": 4, "indexer_head_dim": 64, "indexer_top_k": 16,
+    },
     "gemma2": {"n_head": 4, "n_head_kv": 2, "head_dim": 64, "sliding_window": 64, "n_layer": 4, "tie_embeddings": True},
     "gemma3": {"n_head": 4, "n_head_kv": 1, "head_dim": 64, "sliding_window": 64, "n_layer": 8, "tie_embeddings": True},
     "gpt-oss": {"head_dim": 64, "n_expert": 8, "n_expert_used": 2, "n_ff_exp": 128, "sliding_window": 64},
@@ -66,6 +73,10 @@ ARCH_DEFAULTS: dict[str, dict[str, Any]] = {
 }
 
 SUPPORTED_ARCHS = tuple(ARCH_DEFAULTS)
+
+# Architectures the installed gguf-py has no table for, checked against one with the same tensor
+# names: GLM-DSA has deepseek32's MLA, MoE, lightning-indexer and MTP tensors.
+_GGUF_PY_TABLE = {"deepseek32": "glm-dsa"}
 
 _FILE_TYPES = {"F32": 0, "F16": 1, "Q8_0": 7, "BF16": 32}  # llama_ftype ids (include/llama.h)
 
@@ -110,7 +121,7 @@ class _Builder:
         from gguf.constants import MODEL_ARCH_NAMES, MODEL_TENSORS, TENSOR_NAMES
 
         by_name = {v: k for k, v in MODEL_ARCH_NAMES.items()}
-        self.model_arch = by_name[self.arch]
+        self.model_arch = by_name[_GGUF_PY_TABLE.get(self.arch, self.arch)]
         # Compared by name: gguf-py has aliases (FFN_NORM / FFN_PRE_NORM are both "ffn_norm").
         self.allowed = {TENSOR_NAMES[t] for t in MODEL_TENSORS[self.model_arch]}
 
@@ -267,12 +278,20 @@ def _build_qwen3moe(b: _Builder) -> None:
         _experts(b, i, p["n_expert"], p["n_ff_exp"])
 
 
-def _build_deepseek2(b: _Builder) -> None:
+def _build_deepseek2(b: _Builder, indexer: bool = False) -> None:
     """MLA (absorbed form, as current converters write it) + MoE with shared expert + leading
-    dense layers (src/models/deepseek2.cpp, conversion/deepseek.py)."""
+    dense layers (src/models/deepseek2.cpp, conversion/deepseek.py). With ``indexer``: deepseek32
+    (src/models/deepseek32.cpp), which adds DeepSeek sparse attention's lightning indexer to every
+    block, needs the indexer sizes and the gating function in its metadata, and routes with a
+    per-expert selection bias (exp_probs_b)."""
     from gguf.constants import MODEL_TENSOR as T
 
     p = b.p
+    if indexer:
+        b.u32("attention.indexer.head_count", p["indexer_n_head"])
+        b.u32("attention.indexer.key_length", p["indexer_head_dim"])
+        b.u32("attention.indexer.top_k", p["indexer_top_k"])
+        b.u32("expert_gating_func", 2)  # sigmoid (LLAMA_EXPERT_GATING_FUNC_TYPE_SIGMOID)
     e, h = p["n_embd"], p["n_head"]
     q_lora, kv_lora = p["q_lora_rank"], p["kv_lora_rank"]
     nope, rope, v_head = p["qk_nope"], p["qk_rope"], p["v_head"]
@@ -309,11 +328,20 @@ def _build_deepseek2(b: _Builder) -> None:
         b.t(T.ATTN_K_B, (nope, kv_lora, h), i)
         b.t(T.ATTN_V_B, (kv_lora, v_head, h), i)
         b.t(T.ATTN_OUT, (h * v_head, e), i)
+        if indexer:
+            ih, idim = p["indexer_n_head"], p["indexer_head_dim"]
+            b.t(T.INDEXER_K_NORM, (idim,), i, init="ones")
+            b.t(T.INDEXER_K_NORM, (idim,), i, suffix="bias", init="zeros")
+            b.t(T.INDEXER_PROJ, (e, ih), i)
+            b.t(T.INDEXER_ATTN_K, (e, idim), i)
+            b.t(T.INDEXER_ATTN_Q_B, (q_lora, ih * idim), i)
         b.t(T.FFN_NORM, (e,), i, init="ones")
         if i < p["n_dense_lead"]:
             _dense_ffn(b, i, p["n_ff"])
         else:
             _experts(b, i, p["n_expert"], p["n_ff_exp"])
+            if indexer:
+                b.t(T.FFN_EXP_PROBS_B, (p["n_expert"],), i, suffix="bias", init="zeros")
             sh = p["n_ff_exp"] * p["n_expert_shared"]
             b.t(T.FFN_GATE_SHEXP, (e, sh), i)
             b.t(T.FFN_UP_SHEXP, (e, sh), i)
@@ -505,6 +533,7 @@ _BUILDERS: dict[str, Callable[[_Builder], None]] = {
     "qwen3": _build_qwen3,
     "qwen3moe": _build_qwen3moe,
     "deepseek2": _build_deepseek2,
+    "deepseek32": lambda b: _build_deepseek2(b, indexer=True),
     "gemma2": lambda b: _build_gemma(b, gemma3=False),
     "gemma3": lambda b: _build_gemma(b, gemma3=True),
     "mamba2": _build_mamba2,
