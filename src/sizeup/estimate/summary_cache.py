@@ -113,7 +113,9 @@ def get(key: str) -> WeightSummary | None:
     if not _state["loaded"]:
         _load()
     raw = _state["entries"].get(key)
-    return _decode(raw) if raw is not None else None
+    if raw is None or isinstance(raw, WeightSummary):  # put in this process: encoded only when written
+        return raw
+    return _decode(raw)
 
 
 def _make_room() -> None:
@@ -127,11 +129,17 @@ def put(key: str, ws: WeightSummary) -> None:
     if not _state["loaded"]:
         _load()
     _make_room()
-    _state["entries"][key] = {"quant": ws.quant, "n_layer": ws.n_layer, "dense": _rle(ws.dense), "exps": _rle(ws.exps),
-                              "dense_el": _rle(ws.dense_el), "exps_el": _rle(ws.exps_el), "embd": ws.embd,
-                              "embd_row": ws.embd_row, "out": ws.out, "out_el": ws.out_el, "tied": ws.tied,
-                              "total": ws.total}
+    _state["entries"][key] = ws
     _state["dirty"] = True
+
+
+def _encode(v):
+    """An entry as stored: summaries put in this process are encoded here, when written."""
+    if not isinstance(v, WeightSummary):
+        return v
+    return {"quant": v.quant, "n_layer": v.n_layer, "dense": _rle(v.dense), "exps": _rle(v.exps),
+            "dense_el": _rle(v.dense_el), "exps_el": _rle(v.exps_el), "embd": v.embd, "embd_row": v.embd_row,
+            "out": v.out, "out_el": v.out_el, "tied": v.tied, "total": v.total}
 
 
 def save() -> None:
@@ -144,7 +152,8 @@ def save() -> None:
         fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=".weight-summaries.")
         with os.fdopen(fd, "w") as f:
             # dumps, not dump: only the one-shot encoder is the C one (dump streams through Python)
-            f.write(json.dumps({"version": _state["version"], "entries": _state["entries"]}, separators=(",", ":")))
+            entries = {k: _encode(v) for k, v in _state["entries"].items()}
+            f.write(json.dumps({"version": _state["version"], "entries": entries}, separators=(",", ":")))
         os.replace(tmp, p)
         _state["dirty"] = False
     except OSError:
@@ -217,7 +226,7 @@ def entry_keys() -> set[str]:
 
 def new_entries(before: set[str]) -> dict:
     """The raw entries added since ``before`` (what a helper process hands back, as JSON)."""
-    return {k: v for k, v in _state["entries"].items() if k not in before}
+    return {k: _encode(v) for k, v in _state["entries"].items() if k not in before}
 
 
 def merge(entries) -> int:
