@@ -29,7 +29,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import resource
 import sys
 import threading
 import time
@@ -41,6 +40,7 @@ MAX_SPEC_BYTES = 1 << 20
 from ..llamacpp.native import LOAD_MODE_MMAP as _LOAD_MODE_MMAP
 from ..llamacpp.native import LOAD_MODE_NONE as _LOAD_MODE_NONE
 from ..llamacpp.native import LOG_WARN, LogCapture, context_params
+from ..llamacpp.rss import rss_now, rss_peak  # noqa: F401 (re-exported for experiment.measure)
 
 
 class WorkerError(Exception):
@@ -50,19 +50,6 @@ class WorkerError(Exception):
 def emit(obj: dict[str, Any]) -> None:
     sys.stdout.write(json.dumps(obj) + "\n")
     sys.stdout.flush()
-
-
-def rss_now() -> int:
-    try:
-        with open("/proc/self/statm") as f:
-            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-    except (OSError, ValueError, IndexError):
-        return rss_peak()
-
-
-def rss_peak() -> int:
-    v = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return v if sys.platform == "darwin" else v * 1024  # Linux reports KiB, macOS bytes
 
 
 def _watch_parent() -> None:

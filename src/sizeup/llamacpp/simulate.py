@@ -166,30 +166,8 @@ def totals(r: dict[str, Any]) -> dict[str, int]:
 
 # --- worker (runs in the child) ----------------------------------------------------------------
 
-def _rss_now() -> int:
-    try:
-        with open("/proc/self/statm") as f:
-            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-    except OSError:  # not Linux
-        import resource
-
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * (1 if sys.platform == "darwin" else 1024)
-
-
-def _rss_peak() -> int:
-    """Peak RSS of this process image. On Linux, VmHWM from /proc: ``ru_maxrss`` survives exec and
-    so reports the *parent's* RSS at fork time when that was larger (a pytest parent, an IDE)."""
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    import resource
-
-    v = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return v if sys.platform == "darwin" else v * 1024
+from .rss import rss_now as _rss_now  # noqa: E402
+from .rss import rss_peak as _rss_peak  # noqa: E402
 
 
 def _worker(spec: dict[str, Any]) -> dict[str, Any]:
