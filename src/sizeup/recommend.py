@@ -173,7 +173,7 @@ def release_for(model: ModelDescription) -> Release:
 
 
 def _types_for(model: ModelDescription, release: Release, forced: str | None) -> list[str]:
-    if model.tensors and model.source == "gguf":
+    if _own_tensors(model):
         return [model.quant.label if model.quant and model.quant.label else "file"]
     if forced:
         f = forced.upper()
@@ -206,8 +206,14 @@ class _Ctx:
     min_speed: float | None
 
 
+def _own_tensors(model: ModelDescription) -> bool:
+    """A local GGUF: sized from its own tensor list, not from a predicted quant mix (so nothing
+    about it is shared with other models of its shape)."""
+    return bool(model.tensors) and model.source == "gguf"
+
+
 def _summary(model: ModelDescription, q: str) -> WeightSummary:
-    if model.tensors and model.source == "gguf":
+    if _own_tensors(model):
         return summarize(model.tensors, model.arch, q)
     return predicted_summary(model.arch, q)
 
@@ -266,7 +272,7 @@ def _plans(model: ModelDescription, types: list[str], release: Release, c: _Ctx)
                 gpu = c.gpu_spec if where != FIT_CPU else None
                 sp = plan_speed(ws, model.arch, c.cpu_spec, gpu, ngl if gpu else 0, ncmoe, c.calibration)
             busiest = _busiest(totals, c.budgets)
-            comps = {"quant": scoring.quant_component(q, release.lossless) if not (model.tensors and model.source == "gguf")
+            comps = {"quant": scoring.quant_component(q, release.lossless) if not _own_tensors(model)
                      else -max(0.0, scoring.ppl_loss(q)[0])}
             comps["speed"] = scoring.speed_component(sp.decode_tps if sp else None, c.task)
             comps.update(scoring.fit_components(where == FIT_PARTIAL, busiest))
@@ -288,7 +294,7 @@ def _bases(model: ModelDescription, cfg: RunConfig, c: _Ctx) -> planmod.Bases:
     """plan.bases, kept on disk per (shape, config, devices) for catalog models."""
     from .estimate import summary_cache
 
-    if model.tensors and model.source == "gguf":
+    if _own_tensors(model):
         return planmod.bases(model, cfg, c.host, list(c.gpus), c.unified)
     # The buffers do not depend on how much memory is free, only on how layers are split over the
     # GPUs (by their free memory): key on the split fractions, so a run with a little more or less
@@ -306,16 +312,23 @@ def _bases(model: ModelDescription, cfg: RunConfig, c: _Ctx) -> planmod.Bases:
 _PLAN_CACHE: dict[tuple, tuple[list[dict], dict | None]] = {}
 
 
+def _plan_key(model: ModelDescription, types: list[str], release: Release, c: _Ctx) -> tuple:
+    """What a plan search depends on: models of one shape (fine-tunes) share their plans."""
+    return (shape_key(model.arch), tuple(types), release.lossless, c)
+
+
+def _remember_plans(key: tuple, value: tuple[list[dict], dict | None]) -> tuple[list[dict], dict | None]:
+    if len(_PLAN_CACHE) > MAX_PLAN_CACHE:
+        _PLAN_CACHE.clear()
+    return _PLAN_CACHE.setdefault(key, value)
+
+
 def _cached_plans(model: ModelDescription, types: list[str], release: Release, c: _Ctx):
-    if model.tensors and model.source == "gguf":
+    if _own_tensors(model):
         return _plans(model, types, release, c)
-    key = (shape_key(model.arch), tuple(types), release.lossless, c)
+    key = _plan_key(model, types, release, c)
     hit = _PLAN_CACHE.get(key)
-    if hit is None:
-        if len(_PLAN_CACHE) > MAX_PLAN_CACHE:
-            _PLAN_CACHE.clear()
-        hit = _PLAN_CACHE[key] = _plans(model, types, release, c)
-    return hit
+    return hit if hit is not None else _remember_plans(key, _plans(model, types, release, c))
 
 
 def _exact(model: ModelDescription, c: _Ctx, p: dict) -> MemoryEstimate:
@@ -349,7 +362,7 @@ _EXACT_CACHE: dict[tuple, MemoryEstimate] = {}
 
 def _exact_cached(model: ModelDescription, c: _Ctx, p: dict) -> MemoryEstimate:
     """:func:`_exact`, shared by models of one shape (fine-tunes); the estimate is read-only."""
-    if model.tensors and model.source == "gguf":
+    if _own_tensors(model):
         return _exact(model, c, p)
     key = (shape_key(model.arch), c, p["quant"], p["where"], p["ngl"], p["n_cpu_moe"])
     hit = _EXACT_CACHE.get(key)
@@ -544,20 +557,17 @@ def recommend(models: list[ModelDescription], hardware, *, ctx: int = 8192, task
 
 
 def _cold_work(models: list[ModelDescription], inputs: list, c: _Ctx) -> list[tuple]:
-    """One (model, types, run config, context) per distinct catalog shape whose plans are not
-    cached yet, in this process or on disk: the weight summaries and memory-model bases a ranking
-    is about to work out (see :mod:`.estimate.parallel_warm`). Local GGUFs carry their own tensors
-    and are left to the ranking itself."""
-    from .estimate import summary_cache
-
+    """One (model, types, release, context) per distinct shape whose plans this process has not
+    worked out yet: what a ranking is about to search (see :mod:`.estimate.parallel_warm`). Models
+    whose types could not be chosen, and local GGUFs (sized from their own tensors), are left to
+    the ranking itself."""
     work: dict[tuple, tuple] = {}
-    cfg = c.base.with_(n_ctx=c.ctx)
     for m, inp in zip(models, inputs):
-        if isinstance(inp, SizeupError) or m.arch is None or (m.tensors and m.source == "gguf"):
+        if isinstance(inp, SizeupError) or _own_tensors(m):
             continue
         types, release = inp
-        key = (shape_key(m.arch), tuple(types), release.lossless)
-        if key not in work and (key[0], key[1], key[2], c) not in _PLAN_CACHE:
+        key = _plan_key(m, types, release, c)
+        if key not in work and key not in _PLAN_CACHE:
             work[key] = (m, types, release, c)
     return list(work.values())
 
@@ -593,10 +603,7 @@ def _accept_plans(item: tuple, data) -> None:
                     "summary": _summary(m, str(miss["quant"]))}
     except (KeyError, TypeError, ValueError, AttributeError, SizeupError):
         return
-    key = (shape_key(m.arch), tuple(types), release.lossless, c)
-    if len(_PLAN_CACHE) > MAX_PLAN_CACHE:
-        _PLAN_CACHE.clear()
-    _PLAN_CACHE.setdefault(key, (plans, miss))
+    _remember_plans(_plan_key(m, types, release, c), (plans, miss))
 
 
 def score(choice: Choice, task: str | None, evidence: EvidenceModel | None = None) -> None:

@@ -125,8 +125,7 @@ def _read(fd: int, deadline: float) -> bytes | None:
 def _reap(pid: int) -> None:
     """Wait for the child; kill it if it has not finished (a deadline, an interrupt here)."""
     try:
-        done, status = os.waitpid(pid, os.WNOHANG)
-        if done == 0:
+        if os.waitpid(pid, os.WNOHANG)[0] == 0:
             os.kill(pid, signal.SIGKILL)
             os.waitpid(pid, 0)
     except (ChildProcessError, ProcessLookupError):

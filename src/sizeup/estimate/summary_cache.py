@@ -211,13 +211,6 @@ def put_bases(key: str, b) -> None:
     _state["dirty"] = True
 
 
-def has(key: str) -> bool:
-    """Whether an entry (a summary key, or ``"b:" + key`` for bases) is held, without decoding it."""
-    if not _state["loaded"]:
-        _load()
-    return key in _state["entries"]
-
-
 def entry_keys() -> set[str]:
     if not _state["loaded"]:
         _load()

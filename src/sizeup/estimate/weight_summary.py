@@ -229,8 +229,7 @@ def _layers(key: tuple) -> _Layers:
     arch = _ARCH_BY_KEY[key]
     head, blocks = predict_blocks(arch)
     distinct = {id(r): r for _, r in blocks}
-    if len({n for n, _ in head}) == len(head) and all(len({s for s, _ in r}) == len(r) for r in distinct.values()) \
-            and not any(n.startswith("blk.") for n, _ in head):
+    if len({n for n, _ in head}) == len(head) and all(len({s for s, _ in r}) == len(r) for r in distinct.values()):
         # the layout by block as predict_blocks shares it: each distinct role list sorted once
         nonblock = sorted((n, tuple(int(d) for d in sh)) for n, sh in head)
         n_wv = sum(1 for name, _ in nonblock if qm.category(name) in qm._ATTN_V_LIKE)
