@@ -5,13 +5,15 @@ The synthetic catalog is the built-in catalog's entries repeated under new ids u
 model database mostly holds), with one entry in ten given a larger vocabulary so new shapes keep
 appearing. It is written to a temporary file and ranked with the real CLI
 (the benchmark calls the library the CLI calls: ``sizeup.recommend.recommend`` on
-``describe_entry`` of every entry): cold (fresh process, its own empty weight-summary cache), a
-second process (the on-disk weight-summary cache of :mod:`sizeup.estimate.summary_cache` filled by
-the cold one), and warm (a second pass in the same process). The cold synthetic ranking runs twice:
-with ``SIZEUP_WORKERS=1`` (one process) and with the default (a forked child works out half the
-new shapes, :mod:`sizeup.estimate.parallel_warm`; its CPU time is not in "CPU of this process"). Wall and CPU seconds
-(``time.process_time``) are both printed: this machine is shared (other builds may be running),
-wall time includes waiting for a CPU, so judge by CPU seconds.
+``describe_entry`` of every entry): cold (fresh process, its own new weight-summary cache, which
+starts from the built-in shapes' summaries shipped with the package, :mod:`sizeup.estimate.summary_seed`),
+a second process (the on-disk cache of :mod:`sizeup.estimate.summary_cache` filled by the cold one:
+summaries, memory-model bases and plan searches), and warm (a second pass in the same process).
+The cold synthetic ranking runs twice: with ``SIZEUP_WORKERS=1`` (one process) and with the default
+(a forked child works out half the new shapes, :mod:`sizeup.estimate.parallel_warm`; its CPU time is
+not in "CPU of this process"). Wall and CPU seconds (``time.process_time``) are both printed: this
+machine is shared (other builds may be running), wall time includes waiting for a CPU, so judge by
+CPU seconds.
 
 Peer: llmfit (PyPI), measured in the same run from its own virtual environment, ranking its
 built-in database for the same what-if machine: wall and CPU seconds (user + system of the child

@@ -179,7 +179,9 @@ def main() -> int:
           f"{','.join(sorted(build.features)) if build else 'unknown'}; threads {args.threads}", flush=True)
     for key, m in models.items():
         big = m["path"].stat().st_size > 3 * GIB
-        m["p"], m["n"], m["r"] = (32, 8, 1) if big else (64, 16, 2)
+        # more repetitions than llama-bench's default would need: this VM's bandwidth drifts by 10-30% over
+        # minutes, and the calibration points and the peer run minutes apart
+        m["p"], m["n"], m["r"] = (32, 8, 2) if big else (64, 16, 3)
         m["desc"] = describe_gguf(m["path"])
         t0 = time.monotonic()
         m["sizeup"] = sizeup_bench(m["path"], m["p"], m["n"], m["r"], args.threads, m["mmap"])
@@ -203,7 +205,8 @@ def main() -> int:
         others = [o for o in models.values() if o["family"] != m["family"] and o["raw"]]
         cal = calibrate_regimes([(o["raw"]["memory_time_s"], o["raw"]["compute_time_s"], o["sizeup"]["tg"],
                                   o["raw"]["regime"]) for o in others],
-                                [(o["raw"]["pp_model_tps"], o["sizeup"]["pp"]) for o in others])
+                                [(o["raw"]["pp_repacked_s"], o["raw"]["pp_other_s"], o["raw"]["pp_memory_s"],
+                                  o["sizeup"]["pp"]) for o in others])
         pred = predict_speed(m["desc"], m["sizeup"]["cfg"], hw, cal)
         cfg = RunConfig(n_ctx=m["p"] + m["n"], n_outputs_max=0, use_mmap=m["mmap"])
         est = estimate_memory(m["desc"], cfg, hardware=hw, build=build, n_tokens_used=m["p"] + m["n"])

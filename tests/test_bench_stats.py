@@ -123,3 +123,35 @@ def test_fit_points_recovers_efficiency_and_separates_threads_and_gpu():
     assert gpu.calibration.efficiency == pytest.approx(0.9, rel=1e-6)
     assert fit_points([]) is None
     assert "calibrated from 4 run(s)" in info.describe()
+
+
+def test_fit_points_uses_roofline_parts_of_this_speed_model_only():
+    """Points carry the roofline's parts of the model version that predicted them; a fit mixing
+    parts of two versions would mix scales, so parts from another version are left out, and the
+    fitted memory scale, overhead and prefill parts describe the current model."""
+    from sizeup.bench.calibrate import SPEED_MODEL_VERSION
+
+    def pt(i, mem, t_s, version=SPEED_MODEL_VERSION, metric="tg", pp=None):
+        f = {"n_threads": 2, "n_gpu_layers": 0, "memory_time_s": mem, "compute_time_s": mem / 4, "regime": "dram",
+             "speed_model": version}
+        if pp:
+            f.update(pp_repacked_s=pp[0], pp_other_s=pp[1], pp_memory_s=0.0)
+        measured = 1 / t_s
+        return {"run_id": i, "metric": metric, "predicted": 1 / (mem + 0.004), "measured": measured, "features": f}
+
+    good = [pt(0, 0.008, 1.2 * 0.008 + 0.006), pt(1, 0.1, 1.2 * 0.1 + 0.006), pt(2, 0.4, 1.2 * 0.4 + 0.006)]
+    stale = [pt(3, 0.2, 0.5, version=1), pt(4, 0.05, 0.3, version=None)]
+    info = fit_points(good + stale)
+    assert info.n_runs == 3
+    assert info.calibration.memory_scale == pytest.approx(1.2, rel=1e-6)
+    assert info.calibration.token_overhead_s == pytest.approx(0.006, rel=1e-6)
+    assert "6.0 ms/token overhead" in info.describe()
+    # prefill points with their parts give both prefill scales
+    pps = [pt(10 + i, 0.1, r / 1.4 + o / 0.7, metric="pp", pp=(r, o))
+           for i, (r, o) in enumerate(((0.02, 0.01), (0.0, 0.03), (0.05, 0.02)))]
+    for p in pps:  # a pp point's measured figure is prefill tok/s
+        r, o = p["features"]["pp_repacked_s"], p["features"]["pp_other_s"]
+        p["predicted"] = 1 / (r + o)
+    info = fit_points(good + pps)
+    assert info.calibration.prefill_repacked_scale == pytest.approx(1.4, rel=1e-6)
+    assert info.calibration.prefill_scale == pytest.approx(0.7, rel=1e-6)

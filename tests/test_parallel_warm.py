@@ -67,8 +67,8 @@ def test_two_processes_rank_exactly_as_one(tmp_path):
     n_work, from_child = two["warm"][0]
     assert n_work >= parallel_warm.MIN_ITEMS and from_child > n_work  # the child did half the shapes' summaries
     assert len(one["rows"]) > 300 and two["rows"] == one["rows"]
-    # the second process finds every summary and base on disk: the child still shares out the
-    # plan search, and hands back no new cache entries
+    # the second process finds every summary, base and plan search on disk: nothing is left for a
+    # child, which hands back no new cache entries
     again = _rank(tmp_path, cat, "2")
     assert again["warm"][0][1] == 0 and again["rows"] == one["rows"]
 

@@ -3,6 +3,8 @@ placement arithmetic checked against the full memory and speed models."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from sizeup.advice.run_command import build, gguf_repo_for, gguf_repos
@@ -129,6 +131,16 @@ def test_plan_speed_matches_the_speed_model_and_expert_offload_slows_decode():
         ref = estimate_speed(ts, m.arch, cpu=cpu, gpu=g, n_gpu_layers=ngl)
         fast = plan_speed(ws, m.arch, cpu, g, ngl)
         assert fast.decode_tps == pytest.approx(ref.decode_tps, rel=0.02)
+    # a regime-aware calibration (memory scale and fitted overhead) moves both paths alike, on a
+    # probed (measured) bandwidth as on a spec figure
+    from sizeup.estimate.speed import Calibration
+
+    cal = Calibration(1.0, 0.0, 3, 0.0, memory_scale=1.3, token_overhead_s=6e-3, prefill_scale=0.7)
+    for c in (cpu, dataclasses.replace(cpu, bandwidth_measured=True)):
+        ref = estimate_speed(ts, m.arch, cpu=c, calibration=cal)
+        fast = plan_speed(ws, m.arch, c, None, 0, calibration=cal)
+        assert fast.decode_tps == pytest.approx(ref.decode_tps, rel=0.02) and fast.calibrated
+        assert fast.prefill_tps == pytest.approx(ref.prefill_tps, rel=0.05)
     full = plan_speed(ws, m.arch, cpu, gpu, m.arch.n_layer + 1)
     half = plan_speed(ws, m.arch, cpu, gpu, m.arch.n_layer + 1, n_cpu_moe=24)
     allx = plan_speed(ws, m.arch, cpu, gpu, m.arch.n_layer + 1, n_cpu_moe=m.arch.n_layer)

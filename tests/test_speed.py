@@ -12,6 +12,7 @@ from sizeup.estimate.speed import (
     Calibration,
     DECODE_BW_EFFICIENCY_CPU,
     DECODE_BW_EFFICIENCY_GPU,
+    TOKEN_OVERHEAD_S_CPU,
     TOKEN_OVERHEAD_S_GPU,
     DeviceSpec,
     attention_flops_per_token,
@@ -164,7 +165,7 @@ def test_bad_inputs():
 
 
 def test_cache_regime_and_regime_calibration_transfers(q4km_7b):
-    """A small model that fits in the L3 is compute-bound; a calibration fitted on such models
+    """A small model that fits in the L3 reads from cache; a calibration fitted on such models
     scales the compute term only, so a DRAM-streaming 7B keeps its memory-bound prediction."""
     small_arch = dense("llama", 4, 256, 4, 2, 64, 768, 4096, False)
     small = predict_tensors(small_arch, "Q4_K_M")
@@ -175,22 +176,24 @@ def test_cache_regime_and_regime_calibration_transfers(q4km_7b):
     assert big.regime == "dram" and big.bound == "memory"
     assert s.memory_time_s > 0 and s.compute_time_s > s.memory_time_s
     # measurements of the small model: 3x slower compute than the constants say
-    measured = 1 / (3 * s.compute_time_s + 2e-4)
-    cal = calibrate_regimes([(s.memory_time_s, s.compute_time_s, measured)], [(s.prefill_model_tps, 0.5 * s.prefill_tps)])
+    measured = 1 / (3 * s.compute_time_s + TOKEN_OVERHEAD_S_CPU)
+    cal = calibrate_regimes([(s.memory_time_s, s.compute_time_s, measured, "cache")],
+                            [(s.prefill_model_tps, 0.5 * s.prefill_tps)])
     assert cal.compute_scale == pytest.approx(3, rel=1e-6) and cal.memory_scale is None
+    assert cal.token_overhead_s is None  # nothing to fit it from: the default stands
     assert cal.prefill_scale == pytest.approx(0.5)
     s_cal = estimate_speed(small, small_arch, cpu=cpu, calibration=cal)
     assert s_cal.decode_tps == pytest.approx(measured, rel=1e-6)
     assert s_cal.prefill_tps == pytest.approx(0.5 * s.prefill_model_tps)
     b_cal = estimate_speed(q4km_7b, LLAMA2_7B, cpu=cpu, calibration=cal)
     # the 7B: max(memory, 3 x compute), each term with its own scale
-    expect = 1 / (max(big.memory_time_s, 3 * big.compute_time_s) + 2e-4)
+    expect = 1 / (max(big.memory_time_s, 3 * big.compute_time_s) + TOKEN_OVERHEAD_S_CPU)
     assert b_cal.decode_tps == pytest.approx(expect, rel=1e-6)
-    # memory-bound points fit the memory scale
-    m_pts = [(big.memory_time_s, big.compute_time_s, 1 / (1.5 * big.memory_time_s + 2e-4))]
+    # one memory-bound point fits the memory scale at the default overhead
+    m_pts = [(big.memory_time_s, big.compute_time_s, 1 / (1.5 * big.memory_time_s + TOKEN_OVERHEAD_S_CPU))]
     assert calibrate_regimes(m_pts).memory_scale == pytest.approx(1.5, rel=1e-6)
     # a cache-resident point never calibrates DRAM, even where its cache read time dominates
-    cached = calibrate_regimes([(2.0, 1.0, 1 / (3.0 + 2e-4), "cache")])
+    cached = calibrate_regimes([(2.0, 1.0, 1 / (3.0 + TOKEN_OVERHEAD_S_CPU), "cache")])
     assert cached.compute_scale == pytest.approx(3, rel=1e-6) and cached.memory_scale is None
     with pytest.raises(SizeupError):
         calibrate_regimes([])
@@ -198,11 +201,94 @@ def test_cache_regime_and_regime_calibration_transfers(q4km_7b):
         calibrate_regimes([(1.0, 1.0, -1.0)])
 
 
+def test_calibration_fits_bandwidth_and_overhead_from_small_and_large_models():
+    """Time per token is linear in bytes per token: a 135M model's time is mostly the per-token
+    overhead, an 8B's mostly reads. Fitted on a small and a mid model, the calibration predicts a
+    large one it never saw - the transfer issue 10 asks for - where a single efficiency factor
+    would be off by the overhead's share."""
+    cpu = DeviceSpec("cpu", bandwidth=13.6e9, flops=cpu_peak_flops(2, 3.0), bandwidth_measured=True)
+    a_true, o_true = 1.25, 7e-3
+    runs = {}
+    for name, arch, q in (("small", dense("llama", 30, 576, 9, 3, 64, 1536, 49152, True), "Q4_0"),
+                          ("mid", dense("llama", 16, 2048, 32, 8, 64, 8192, 128256, True), "Q8_0"),
+                          ("big", LLAMA2_7B, "Q4_K_M")):
+        est = estimate_speed(predict_tensors(arch, q), arch, cpu=cpu)
+        assert est.bound == "memory" and est.regime == "dram"
+        runs[name] = (est, 1 / (a_true * est.memory_time_s + o_true))
+    cal = calibrate_regimes([(e.memory_time_s, e.compute_time_s, m) for n, (e, m) in runs.items() if n != "big"])
+    assert cal.memory_scale == pytest.approx(a_true, rel=1e-6)
+    assert cal.token_overhead_s == pytest.approx(o_true, rel=1e-6)
+    big, measured = runs["big"]
+    arch_tensors = predict_tensors(LLAMA2_7B, "Q4_K_M")
+    assert estimate_speed(arch_tensors, LLAMA2_7B, cpu=cpu, calibration=cal).decode_tps == pytest.approx(measured, rel=1e-6)
+    # a single factor on the whole roofline, fitted on the small model alone, misses the big one
+    small, m_small = runs["small"]
+    one = calibrate([(small.decode_tps, m_small)])
+    assert abs(estimate_speed(arch_tensors, LLAMA2_7B, cpu=cpu, calibration=one).decode_tps / measured - 1) > 0.1
+    # points too alike in size cannot separate overhead from bandwidth: the default overhead stays
+    alike = calibrate_regimes([(big.memory_time_s, 0.0, measured), (1.2 * big.memory_time_s, 0.0, measured / 1.2)])
+    assert alike.token_overhead_s is None and alike.memory_scale is not None
+    # an unphysical (negative) overhead is refitted through the origin
+    neg = calibrate_regimes([(0.01, 0.0, 1 / 0.011), (0.1, 0.0, 1 / 0.125)])
+    assert neg.token_overhead_s == 0.0 and neg.memory_scale > 0
+
+
+def test_prefill_calibration_separates_repacked_weights():
+    """Repacked weights and the rest prefill at different rates on a CPU build; points mixing
+    Q4_K_M (mostly repacked) and Q8_0 (not) runs recover both scales, and apply them apart."""
+    pts = []
+    for rep, other in ((0.02, 0.01), (0.0, 0.03), (0.05, 0.02), (0.0, 0.08)):
+        pts.append((rep, other, 0.0, 1 / (rep / 1.5 + other / 0.6)))
+    cal = calibrate_regimes([], pts)
+    assert cal.prefill_repacked_scale == pytest.approx(1.5, rel=1e-6)
+    assert cal.prefill_scale == pytest.approx(0.6, rel=1e-6)
+    from sizeup.estimate.speed import prefill_rate
+
+    assert prefill_rate(0.03, 0.01, 0.0, cal) == pytest.approx(1 / (0.03 / 1.5 + 0.01 / 0.6))
+    assert prefill_rate(0.03, 0.01, 1.0, cal) == pytest.approx(1.0)  # the weight-read floor binds
+    # only one kind of weight: one scale for both
+    same = calibrate_regimes([], [(0.0, 0.02, 0.0, 1 / 0.04), (0.0, 0.05, 0.0, 1 / 0.1)])
+    assert same.prefill_repacked_scale is None and same.prefill_scale == pytest.approx(0.5)
+    # legacy (uncalibrated tok/s, measured tok/s) pairs still give one scale
+    assert calibrate_regimes([], [(100.0, 50.0)]).prefill_scale == pytest.approx(0.5)
+    # small and large models: a per-token overhead the FLOPs do not explain is fitted with them
+    over = [(r, o, 0.0, 1 / (r / 1.5 + o / 0.6 + 1.5e-3))
+            for r, o in ((0.0, 0.002), (0.001, 0.002), (0.02, 0.01), (0.0, 0.03), (0.05, 0.02))]
+    c = calibrate_regimes([], over)
+    assert c.prefill_overhead_s == pytest.approx(1.5e-3, rel=1e-6)
+    assert (c.prefill_repacked_scale, c.prefill_scale) == (pytest.approx(1.5, rel=1e-6), pytest.approx(0.6, rel=1e-6))
+    assert prefill_rate(0.0, 0.002, 0.0, c) == pytest.approx(1 / (0.002 / 0.6 + 1.5e-3))
+    assert cal.prefill_overhead_s is None  # no overhead in the first points: none is made up
+
+
+def test_measured_bandwidth_reads_at_a_different_efficiency_than_spec():
+    """A probed bandwidth is an achieved rate, a spec figure is not: decode reaches ~0.9 of the
+    first and ~0.6 of the second, and device_specs marks which one the machine gave."""
+    from types import SimpleNamespace
+
+    from sizeup.bench.calibrate import device_specs
+    from sizeup.estimate.speed import DECODE_BW_EFFICIENCY_CPU_MEASURED, bw_efficiency
+
+    spec = DeviceSpec("cpu", bandwidth=20e9, flops=1e11)
+    probed = dataclasses.replace(spec, bandwidth_measured=True)
+    assert bw_efficiency(spec) == DECODE_BW_EFFICIENCY_CPU and bw_efficiency(probed) == DECODE_BW_EFFICIENCY_CPU_MEASURED
+    assert bw_efficiency(RTX4090) == DECODE_BW_EFFICIENCY_GPU
+    ts = predict_tensors(LLAMA2_7B, "Q8_0")
+    a = estimate_speed(ts, LLAMA2_7B, cpu=spec)
+    b = estimate_speed(ts, LLAMA2_7B, cpu=probed)
+    assert b.memory_time_s == pytest.approx(a.memory_time_s * DECODE_BW_EFFICIENCY_CPU / DECODE_BW_EFFICIENCY_CPU_MEASURED)
+    cpu_info = SimpleNamespace(arch="x86_64", features=("avx2",), physical_cores=2, model="x", l3_kb=0, l2_kb=0)
+    for source, measured in (("measured", True), ("cached", True), ("override", False), ("spec", False)):
+        hw = SimpleNamespace(cpu_bandwidth_gbs=20.0, bandwidth_source=source, cpu=cpu_info, gpus=())
+        assert device_specs(hw)[0].bandwidth_measured is measured
+
+
 def test_prefill_is_build_aware_repacked_weights_run_faster(q4km_7b):
     """On an AVX2 build Q4_K matrices are repacked (fast GEMM) and Q8_0 ones are not: at equal
     FLOPs the Q8_0 model prefills slower; without a known build both are treated alike."""
     from sizeup.estimate.repack import features_from_cpu
-    from sizeup.estimate.speed import CPU_PREFILL_UNREPACKED_FACTOR, repacked_share
+    from sizeup.estimate.speed import (CPU_PREFILL_UNREPACKED_FACTOR, CPU_PREFILL_UNREPACKED_FACTOR_AVX2, repacked_share,
+                                       unrepacked_factor)
 
     avx2 = features_from_cpu(["avx", "avx2", "fma", "f16c"])
     q8 = predict_tensors(LLAMA2_7B, "Q8_0")
@@ -218,4 +304,15 @@ def test_prefill_is_build_aware_repacked_weights_run_faster(q4km_7b):
     b_q8 = estimate_speed(q8, LLAMA2_7B, build=avx2, **kw).prefill_tps
     b_q4 = estimate_speed(q4km_7b, LLAMA2_7B, build=avx2, **kw).prefill_tps
     assert b_q8 < b_q4 < base_q4
-    assert b_q8 == pytest.approx(base_q8 * CPU_PREFILL_UNREPACKED_FACTOR, rel=0.15)
+    assert b_q8 == pytest.approx(base_q8 * unrepacked_factor(avx2), rel=0.15)
+    # 256-bit repacked kernels gain less over tinyBLAS than 512-bit ones (see the constants)
+    avx512 = features_from_cpu(["avx", "avx2", "fma", "f16c", "avx512f"])
+    assert unrepacked_factor(avx2) == CPU_PREFILL_UNREPACKED_FACTOR_AVX2 > unrepacked_factor(avx512)
+    assert unrepacked_factor(avx512) == CPU_PREFILL_UNREPACKED_FACTOR
+    b512 = estimate_speed(q8, LLAMA2_7B, build=avx512, **kw).prefill_tps
+    assert b512 == pytest.approx(base_q8 * CPU_PREFILL_UNREPACKED_FACTOR, rel=0.15)
+    # the parts the prefill calibration fits: Q8_0 has no repacked time, Q4_K_M most of it
+    p8 = estimate_speed(q8, LLAMA2_7B, build=avx2, **kw)
+    p4 = estimate_speed(q4km_7b, LLAMA2_7B, build=avx2, **kw)
+    assert p8.prefill_repacked_s == 0 and p4.prefill_repacked_s > p4.prefill_other_s / 2
+    assert 1 / max(p4.prefill_repacked_s + p4.prefill_other_s, p4.prefill_memory_s) == pytest.approx(p4.prefill_tps)

@@ -434,8 +434,7 @@ def describe_entry(entry: CatalogEntry) -> ModelDescription:
     from .licenses import classify_license
     from .runtimes import runtimes_for
 
-    arch = _arch_of(entry, architecture_from_hf_config)
-    params = _params_of(arch)
+    arch, params = _shape_of(entry, architecture_from_hf_config)
     warnings = []
     if arch.extra.get("unknown_model_type"):
         warnings.append(f"model_type '{arch.extra.get('hf_model_type')}' is read with generic rules")
@@ -553,17 +552,19 @@ def _count_layers(lay, arch) -> ParamCounts:
 _ARCH_MEMO: dict[str, Any] = {}
 
 
-def _arch_of(entry: CatalogEntry, reader):
-    """The entry's Architecture, read once per distinct config (fine-tunes and re-uploads repeat
-    their base model's config; Architecture is frozen, so sharing it is safe)."""
+def _shape_of(entry: CatalogEntry, reader) -> tuple[Any, ParamCounts]:
+    """The entry's Architecture and its parameter counts, worked out once per distinct config:
+    both depend on the config alone (both are frozen, so entries share them), and the ranking
+    finds models of one shape by their shared Architecture object."""
     key = json.dumps(entry.config, sort_keys=True, default=str)
-    arch = _ARCH_MEMO.get(key)
-    if arch is None:
+    hit = _ARCH_MEMO.get(key)
+    if hit is None:
         arch = reader(entry.hf_config())
+        hit = (arch, _params_of(arch))
         if len(_ARCH_MEMO) > MAX_ENTRIES:
             _ARCH_MEMO.clear()
-        _ARCH_MEMO[key] = arch
-    return arch
+        _ARCH_MEMO[key] = hit
+    return hit
 
 
 # Fine-tunes share their base model's shape: parameter counts are counted once per architecture.

@@ -134,6 +134,12 @@ ARCH_TRAITS: dict[str, dict[str, Any]] = {
 }
 
 
+def is_routed_expert(t) -> bool:
+    """Stacked routed-expert weights (``ffn_*_exps``); shared experts and routers are always read.
+    (Here, among the rules weight summaries are cached under, because they split bytes by it.)"""
+    return "_exps" in t.name
+
+
 def traits(arch: Architecture) -> dict[str, Any]:
     """The structural traits of ``arch``: table row for its name, then ``arch.extra`` overrides."""
     t = dict(_DEFAULT_TRAITS)

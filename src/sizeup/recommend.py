@@ -18,15 +18,19 @@ recency. ``--explain`` prints every component.
 
 The search runs on per-layer weight sums cached per (architecture shape, quant) and the memory
 model's non-weight buffers (:mod:`.estimate.plan`), so a catalog of thousands ranks in well under
-a second; the chosen plan of each model is then re-checked with the full memory model.
+a second; the chosen plan of each model is then re-checked with the full memory model. Each
+shape's search is done once: models of one shape (fine-tunes) share it, and the on-disk cache of
+:mod:`.estimate.summary_cache` keeps it for the next run on the very same machine and run config.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+import functools
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from . import scoring
+from .advice.plan_codec import decode_plans, encode_plans
 from .advice.run_command import RunCommand
 from .data.quant_quality import RECOMMENDABLE
 from .errors import SizeupError
@@ -50,6 +54,7 @@ FIT_EXPERTS = "GPU + experts on CPU"
 FIT_PARTIAL = "GPU+CPU"
 FIT_CPU = "CPU"
 FIT_NONE = "does not fit"
+_WHERE = frozenset({FIT_GPU, FIT_EXPERTS, FIT_PARTIAL, FIT_CPU})  # where a stored plan may place a model
 MAX_PLAN_CACHE = 20_000
 
 
@@ -205,6 +210,18 @@ class _Ctx:
     task: str | None
     min_speed: float | None
 
+    def __hash__(self) -> int:  # every model's plan lookup hashes it: its fields are hashed once
+        return self._hash
+
+    @functools.cached_property
+    def _hash(self) -> int:
+        return hash(tuple(getattr(self, f.name) for f in fields(self)))
+
+    @functools.cached_property
+    def machine_repr(self) -> str:
+        """Its repr, made once: part of every stored plan search's fingerprint."""
+        return repr(self)
+
 
 def _own_tensors(model: ModelDescription) -> bool:
     """A local GGUF: sized from its own tensor list, not from a predicted quant mix (so nothing
@@ -309,7 +326,28 @@ def _bases(model: ModelDescription, cfg: RunConfig, c: _Ctx) -> planmod.Bases:
     return planmod.Bases(b.gpu, b.cpu, tuple(free))
 
 
-_PLAN_CACHE: dict[tuple, tuple[list[dict], dict | None]] = {}
+@dataclass(frozen=True)
+class _Search:
+    """One shape's plan search, with what every model of that shape reads from it worked out once
+    (read-only: the rows of all its models share it)."""
+
+    plans: list[dict]
+    miss: dict | None
+    ranked: list[dict]  # best plan score first
+    fast: list[dict]  # ranked, fast enough for --min-speed
+    considered: list[dict]  # the rows --explain shows
+
+
+def _search_of(plans: list[dict], miss: dict | None, c: _Ctx) -> _Search:
+    ranked = sorted(plans, key=lambda p: -p["plan_score"])
+    fast = [p for p in ranked if c.min_speed is None or (p["speed"] and p["speed"].decode_tps >= c.min_speed)]
+    considered = [{"quant": p["quant"], "where": p["where"], "n_gpu_layers": p["ngl"], "n_cpu_moe": p["n_cpu_moe"],
+                   "decode_tps": round(p["speed"].decode_tps, 2) if p["speed"] else None,
+                   "plan_score": round(p["plan_score"], 3)} for p in ranked[:12]]
+    return _Search(plans, miss, ranked, fast, considered)
+
+
+_PLAN_CACHE: dict[tuple, _Search] = {}
 
 
 def _plan_key(model: ModelDescription, types: list[str], release: Release, c: _Ctx) -> tuple:
@@ -317,18 +355,69 @@ def _plan_key(model: ModelDescription, types: list[str], release: Release, c: _C
     return (shape_key(model.arch), tuple(types), release.lossless, c)
 
 
-def _remember_plans(key: tuple, value: tuple[list[dict], dict | None]) -> tuple[list[dict], dict | None]:
+def _remember_plans(key: tuple, value: _Search) -> _Search:
     if len(_PLAN_CACHE) > MAX_PLAN_CACHE:
         _PLAN_CACHE.clear()
     return _PLAN_CACHE.setdefault(key, value)
 
 
-def _cached_plans(model: ModelDescription, types: list[str], release: Release, c: _Ctx):
+def _cached_plans(model: ModelDescription, types: list[str], release: Release, c: _Ctx) -> _Search:
+    """The plan search of ``model``'s shape: from this process, else from the disk cache, else
+    worked out (and stored in both)."""
     if _own_tensors(model):
-        return _plans(model, types, release, c)
+        return _search_of(*_plans(model, types, release, c), c)
     key = _plan_key(model, types, release, c)
     hit = _PLAN_CACHE.get(key)
-    return hit if hit is not None else _remember_plans(key, _plans(model, types, release, c))
+    if hit is None:
+        hit = _stored_plans(model, types, release, c, key)
+    if hit is None:
+        hit = _remember_plans(key, _search_of(*_plans(model, types, release, c), c))
+        _store_plans(model, types, release, c, hit)
+    return hit
+
+
+def _plan_slot(model: ModelDescription, types: list[str], release: Release, c: _Ctx) -> tuple[str, str]:
+    """Where the disk cache keeps a shape's plan search, and the fingerprint it must carry to be
+    used. The slot leaves out how much memory is free (which differs on every run of a real
+    machine, so each run replaces the slot's search rather than adding one); the fingerprint is
+    the whole search key plus the source of the modules the search runs."""
+    from .estimate import summary_cache
+    from .estimate.weight_summary import shape_repr
+
+    what = f"{shape_repr(shape_key(model.arch))}|{types!r}|{release.lossless}"
+    run = (c.ctx, c.base, len(c.gpus), c.unified, c.task, c.min_speed)
+    slot = summary_cache.key_of((), "plans", f"{what}|{run!r}")
+    fingerprint = summary_cache.key_of((), summary_cache.plans_version(), f"{what}|{c.machine_repr}")
+    return slot, fingerprint
+
+
+def _stored_plans(model: ModelDescription, types: list[str], release: Release, c: _Ctx, key: tuple) -> _Search | None:
+    """The plan search the disk cache holds for exactly this key, remembered here; else None."""
+    from .estimate import summary_cache
+
+    if " at 0x" in c.machine_repr:  # something without a stable repr (a calibration object): not stored
+        return None
+    data = summary_cache.get_plans(*_plan_slot(model, types, release, c))
+    if data is None:
+        return None
+    decoded = decode_plans(data, types, _WHERE)
+    return None if decoded is None else _remember_plans(key, _search_of(*decoded, c))
+
+
+def _store_plans(model: ModelDescription, types: list[str], release: Release, c: _Ctx, s: _Search) -> None:
+    from .estimate import summary_cache
+
+    if " at 0x" not in c.machine_repr:
+        summary_cache.put_plans(*_plan_slot(model, types, release, c), encode_plans(s))
+
+
+def _plan_summary(model: ModelDescription, p: dict) -> WeightSummary:
+    """A plan's (or a miss's) weight summary: searches read back from JSON leave it to be looked
+    up when a row needs it (only the chosen plan's is)."""
+    ws = p["summary"]
+    if ws is None:  # kept in the (shared) plan: every model of the shape has this same summary
+        ws = p["summary"] = _summary(model, p["quant"])
+    return ws
 
 
 def _exact(model: ModelDescription, c: _Ctx, p: dict) -> MemoryEstimate:
@@ -340,7 +429,7 @@ def _exact(model: ModelDescription, c: _Ctx, p: dict) -> MemoryEstimate:
     cfg = c.base.with_(n_ctx=c.ctx, n_gpu_layers=ngl if (c.gpus and p["where"] != FIT_CPU) else 0)
     devs = [c.host, *c.gpus] if (c.gpus and p["where"] != FIT_CPU) else [c.host]
     est = estimate_memory(model, cfg, devs, tensors=[])
-    ws: WeightSummary = p["summary"]
+    ws = _plan_summary(model, p)
     w = planmod._weights(ws, est.placement.layer_device, est.placement.output_device, len(est.devices) - 1,
                          p["n_cpu_moe"])
     for i, d in enumerate(est.devices):
@@ -428,16 +517,13 @@ def best_choice(model: ModelDescription, ctx: int, devices: list[Device], *, qua
     return _best(model, types, release, c, speed_fn)
 
 
-def _best(model: ModelDescription, types: list[str], release: Release, c: _Ctx, speed_fn=None) -> Choice:
+def _best(model: ModelDescription, types: list[str], release: Release, c: _Ctx, speed_fn=None,
+          search: _Search | None = None) -> Choice:
     ctx, task, min_speed = c.ctx, c.task, c.min_speed
     ram, budgets, unified = c.budgets[0], c.budgets, c.unified
-    plans, miss = _cached_plans(model, types, release, c)
-    ranked = sorted(plans, key=lambda p: -p["plan_score"])
-    fast = [p for p in ranked if min_speed is None or (p["speed"] and p["speed"].decode_tps >= min_speed)]
-    considered = [{"quant": p["quant"], "where": p["where"], "n_gpu_layers": p["ngl"], "n_cpu_moe": p["n_cpu_moe"],
-                   "decode_tps": round(p["speed"].decode_tps, 2) if p["speed"] else None,
-                   "plan_score": round(p["plan_score"], 3)} for p in ranked[:12]]
-    for p in fast:
+    s = search or _cached_plans(model, types, release, c)
+    plans, miss, ranked, considered = s.plans, s.miss, s.ranked, s.considered
+    for p in s.fast:
         est = None
         if p["where"] == FIT_PARTIAL:  # the fast path's split is approximate: check, correct the guess
             est = _exact_cached(model, c, p)
@@ -455,7 +541,7 @@ def _best(model: ModelDescription, types: list[str], release: Release, c: _Ctx, 
                     tight=p["busiest"] > TIGHT_FRACTION, decode_tps=sp.decode_tps if sp else None,
                     prefill_tps=sp.prefill_tps if sp else None, speed_calibrated=bool(sp and sp.calibrated),
                     tensors=model.tensors or None, n_cpu_moe=p["n_cpu_moe"], release=release,
-                    summary=p["summary"], busiest=p["busiest"], considered=considered,
+                    summary=_plan_summary(model, p), busiest=p["busiest"], considered=considered,
                     memory_fn=(lambda p=p: _exact_cached(model, c, p)) if est is None else None)
         ch.components = dict(p["components"])
         if speed_fn is not None:
@@ -469,7 +555,7 @@ def _best(model: ModelDescription, types: list[str], release: Release, c: _Ctx, 
         sp = p["speed"]
         ch = Choice(model, p["quant"], ctx, FIT_NONE, p["ngl"], est, est.total, sum(x or 0 for x in budgets),
                     tight=False, decode_tps=sp.decode_tps if sp else None, n_cpu_moe=p["n_cpu_moe"],
-                    release=release, summary=p["summary"], considered=considered)
+                    release=release, summary=_plan_summary(model, p), considered=considered)
         ch.reason = (f"fits at {p['quant']} but decodes at ~{ch.decode_tps or 0:.1f} tok/s at best, "
                      f"below --min-speed {min_speed:g}")
         return ch
@@ -477,7 +563,7 @@ def _best(model: ModelDescription, types: list[str], release: Release, c: _Ctx, 
         raise SizeupError(f"{model.name}: no quantization type in {', '.join(types)} can be sized for this architecture")
     needed, avail = miss["needed"], miss["available"]
     ch = Choice(model, miss["quant"], ctx, FIT_NONE, 0, None, needed, avail, tight=False,
-                miss_bytes=max(0, needed - avail), release=release, summary=miss["summary"])
+                miss_bytes=max(0, needed - avail), release=release, summary=_plan_summary(model, miss))
     ch.reason = _reason(ch, 0)
     return ch
 
@@ -538,11 +624,12 @@ def recommend(models: list[ModelDescription], hardware, *, ctx: int = 8192, task
 
     parallel_warm.warm(_cold_work(models, inputs, sctx), warm_one, _accept_plans)
     out = []
+    searches: dict[tuple, _Search] = {}
     for i, m in enumerate(models):
         inp = inputs[i]
         if isinstance(inp, SizeupError):
             raise inp
-        c = _best(m, inp[0], inp[1], sctx, speed_fn)
+        c = _best(m, inp[0], inp[1], sctx, speed_fn, search=_search_for(m, inp, sctx, searches))
         score(c, task, ev)
         if c.fits:
             c.command = _command(c, base, has_gpu)
@@ -556,54 +643,54 @@ def recommend(models: list[ModelDescription], hardware, *, ctx: int = 8192, task
     return out
 
 
+def _search_for(m: ModelDescription, inp: tuple, c: _Ctx, seen: dict[tuple, _Search]) -> _Search | None:
+    """The plan search of ``m``, looked up once per architecture object (catalog entries with
+    one config share one, see ``catalog._shape_of``) rather than by hashing its whole shape for
+    every model; None for a local GGUF (its own tensors: nothing shared)."""
+    if _own_tensors(m):
+        return None
+    types, release = inp
+    k = (id(m.arch), tuple(types), release.lossless)  # the models list keeps every arch alive
+    s = seen.get(k)
+    if s is None:
+        s = seen[k] = _cached_plans(m, types, release, c)
+    return s
+
+
 def _cold_work(models: list[ModelDescription], inputs: list, c: _Ctx) -> list[tuple]:
-    """One (model, types, release, context) per distinct shape whose plans this process has not
-    worked out yet: what a ranking is about to search (see :mod:`.estimate.parallel_warm`). Models
-    whose types could not be chosen, and local GGUFs (sized from their own tensors), are left to
-    the ranking itself."""
+    """One (model, types, release, context) per distinct shape whose plans neither this process
+    nor the disk cache holds: what a ranking is about to search (see
+    :mod:`.estimate.parallel_warm`). Models whose types could not be chosen, and local GGUFs
+    (sized from their own tensors), are left to the ranking itself."""
     work: dict[tuple, tuple] = {}
+    seen: set[tuple] = set()
     for m, inp in zip(models, inputs):
         if isinstance(inp, SizeupError) or _own_tensors(m):
             continue
         types, release = inp
+        k = (id(m.arch), tuple(types), release.lossless)
+        if k in seen:
+            continue
+        seen.add(k)
         key = _plan_key(m, types, release, c)
-        if key not in work and key not in _PLAN_CACHE:
+        if key not in work and key not in _PLAN_CACHE and _stored_plans(m, types, release, c, key) is None:
             work[key] = (m, types, release, c)
     return list(work.values())
 
 
 def warm_one(m: ModelDescription, types: list[str], release: Release, c: _Ctx) -> dict:
-    """Work out (and cache) one shape's plans; returned as JSON for :func:`_accept_plans` (the
-    summaries they point to travel in the summary cache's own entries)."""
-    plans, miss = _cached_plans(m, types, release, c)
-    enc = [{**{k: v for k, v in p.items() if k not in ("summary", "speed")},
-            "speed": asdict(p["speed"]) if p["speed"] is not None else None} for p in plans]
-    return {"plans": enc, "miss": {k: v for k, v in miss.items() if k != "summary"} if miss else None}
+    """Work out (and cache) one shape's plans; returned as JSON for :func:`_accept_plans`."""
+    return encode_plans(_cached_plans(m, types, release, c))
 
 
 def _accept_plans(item: tuple, data) -> None:
     """Take the plans a helper process worked out for ``item`` (see :func:`warm_one`); anything
     malformed is dropped, and the ranking then works that shape out itself."""
-    from .estimate.plan_speed import PlanSpeed
-
     m, types, release, c = item
-    try:
-        plans = []
-        for p in data["plans"]:
-            sp = p["speed"]
-            plans.append({"quant": str(p["quant"]), "where": str(p["where"]), "ngl": int(p["ngl"]),
-                          "n_cpu_moe": int(p["n_cpu_moe"]), "totals": tuple(int(x) for x in p["totals"]),
-                          "busiest": float(p["busiest"]),
-                          "speed": PlanSpeed(**sp) if sp is not None else None,
-                          "components": {str(k): float(v) for k, v in p["components"].items()},
-                          "plan_score": float(p["plan_score"]), "summary": _summary(m, str(p["quant"]))})
-        miss = data["miss"]
-        if miss is not None:
-            miss = {"quant": str(miss["quant"]), "needed": int(miss["needed"]), "available": int(miss["available"]),
-                    "summary": _summary(m, str(miss["quant"]))}
-    except (KeyError, TypeError, ValueError, AttributeError, SizeupError):
-        return
-    _remember_plans(_plan_key(m, types, release, c), (plans, miss))
+    decoded = decode_plans(data, types, _WHERE)
+    if decoded is not None:
+        s = _remember_plans(_plan_key(m, types, release, c), _search_of(*decoded, c))
+        _store_plans(m, types, release, c, s)
 
 
 def score(choice: Choice, task: str | None, evidence: EvidenceModel | None = None) -> None:

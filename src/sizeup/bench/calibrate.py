@@ -24,6 +24,13 @@ from ..errors import SizeupError
 # turbo of 2020s desktop/server parts. Prefill is compared, not calibrated, so this only moves
 # the (documented) prefill prediction.
 ASSUMED_CPU_GHZ = 3.0
+# Where a Hardware's CPU bandwidth is an achieved read rate (sizeup's probe, now or cached),
+# not a spec figure: the speed model applies a different decode efficiency to each.
+MEASURED_BANDWIDTH_SOURCES = ("measured", "cached")
+# The speed model's version, stored with each calibration point: points record the roofline's
+# parts (memory and compute seconds per token) of the model that predicted them, and a fit on
+# parts from another version would mix scales. Bump it when the model's constants or terms change.
+SPEED_MODEL_VERSION = 2
 # Fewer points than this and the fit would chase noise: no calibration is reported.
 MIN_POINTS = 1
 MAX_POINTS = 200  # the most recent points used in one fit
@@ -61,7 +68,13 @@ class CalibrationInfo:
         where = f" at {self.n_threads} thread(s)" if self.n_threads else ""
         if getattr(c, "compute_scale", None) or getattr(c, "memory_scale", None) or getattr(c, "prefill_scale", None):
             parts = [f"{k} x{v:.2f}" for k, v in (("compute", c.compute_scale), ("memory", c.memory_scale),
-                                                  ("prefill", c.prefill_scale)) if v]
+                                                  ("prefill", c.prefill_scale),
+                                                  ("prefill of repacked weights", getattr(c, "prefill_repacked_scale", None)))
+                     if v]
+            if getattr(c, "token_overhead_s", None) is not None:
+                parts.append(f"{c.token_overhead_s * 1e3:.1f} ms/token overhead")
+            if getattr(c, "prefill_overhead_s", None):
+                parts.append(f"prefill +{c.prefill_overhead_s * 1e3:.2f} ms/token")
             return f"calibrated from {self.n_runs} run(s){where}: " + ", ".join(parts)
         return (f"calibrated from {self.n_runs} run(s){where}: measured = {c.efficiency:.2f} x model"
                 + (f" + {c.overhead_s * 1e3:.2f} ms/token" if c.overhead_s else ""))
@@ -88,7 +101,8 @@ def device_specs(hw: Any, n_threads: int | None = None, n_gpu_layers: int = 0, b
         bits = 512 if "avx512f" in feats else 256 if "avx2" in feats or "avx" in feats else 128
         flops = cpu_peak_flops(cores, ASSUMED_CPU_GHZ, simd_bits=bits)
     cache_kb = getattr(hw.cpu, "l3_kb", None) or getattr(hw.cpu, "l2_kb", None) or 0
-    cpu = DeviceSpec("cpu", hw.cpu_bandwidth_gbs * 1e9, flops, hw.cpu.model, cache_bytes=int(cache_kb) * 1024)
+    cpu = DeviceSpec("cpu", hw.cpu_bandwidth_gbs * 1e9, flops, hw.cpu.model, cache_bytes=int(cache_kb) * 1024,
+                     bandwidth_measured=getattr(hw, "bandwidth_source", "") in MEASURED_BANDWIDTH_SOURCES)
     gpu = None
     if n_gpu_layers != 0 and hw.gpus:
         g = hw.gpus[0]
@@ -126,7 +140,8 @@ def predict_speed(model: Any, cfg: Any, hw: Any, calibration: Any = None) -> dic
     return {"tg_tps": est.decode_tps, "pp_tps": est.prefill_tps, "bound": est.bound,
             "calibrated": est.calibrated, "model_tps": model_tps, "regime": est.regime,
             "memory_time_s": raw.memory_time_s, "compute_time_s": raw.compute_time_s,
-            "pp_model_tps": raw.prefill_model_tps,
+            "pp_model_tps": raw.prefill_model_tps, "pp_repacked_s": raw.prefill_repacked_s,
+            "pp_other_s": raw.prefill_other_s, "pp_memory_s": raw.prefill_memory_s,
             "bytes_per_token": sum(est.bytes_per_token.values()),
             "cpu_bandwidth_gbs": hw.cpu_bandwidth_gbs, "notes": list(est.notes)}
 
@@ -182,7 +197,9 @@ def record_points(db: Any, hw_fingerprint: str, run_id: int, cfg: Any, speed_pre
                 "bytes_per_token": speed_pred.get("bytes_per_token"),
                 "cpu_bandwidth_gbs": speed_pred.get("cpu_bandwidth_gbs"),
                 "memory_time_s": speed_pred.get("memory_time_s"), "compute_time_s": speed_pred.get("compute_time_s"),
-                "regime": speed_pred.get("regime")}
+                "regime": speed_pred.get("regime"), "pp_repacked_s": speed_pred.get("pp_repacked_s"),
+                "pp_other_s": speed_pred.get("pp_other_s"), "pp_memory_s": speed_pred.get("pp_memory_s"),
+                "speed_model": SPEED_MODEL_VERSION}
     db.add_calibration_point(hw_fingerprint, run_id, "tg", speed_pred["model_tps"], measured["tg"], features)
     n = 1
     if speed_pred.get("pp_model_tps") and measured.get("pp"):
@@ -206,6 +223,22 @@ def _plausible(p: dict[str, Any]) -> bool:
     return 1.0 / MAX_CALIBRATION_RATIO <= r <= MAX_CALIBRATION_RATIO
 
 
+def _current(p: dict[str, Any]) -> bool:
+    """Whether a point's roofline parts come from this version of the speed model (points without
+    parts - plain (predicted, measured) pairs - are always usable)."""
+    f = p["features"]
+    return f.get("memory_time_s") is None or f.get("speed_model") == SPEED_MODEL_VERSION
+
+
+def _pp_point(p: dict[str, Any]) -> tuple:
+    """A prefill point for calibrate_regimes: its parts when recorded, else (predicted, measured)."""
+    f = p["features"]
+    parts = (f.get("pp_repacked_s"), f.get("pp_other_s"), f.get("pp_memory_s"))
+    if all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in parts):
+        return (*parts, p["measured"])
+    return (p["predicted"], p["measured"])
+
+
 def fit_points(points: list[dict[str, Any]], n_threads: int | None = None,
                n_gpu_layers: int | None = None) -> CalibrationInfo | None:
     """Fit the speed model to comparable tg points (pure; see module docstring).
@@ -214,11 +247,11 @@ def fit_points(points: list[dict[str, Any]], n_threads: int | None = None,
     closest to "the whole machine", which is what estimates describe. GPU runs and CPU runs are
     never mixed (``n_gpu_layers`` 0 vs not 0).
     """
-    from ..estimate.speed import calibrate, calibrate_regimes
+    from ..estimate.speed import TOKEN_OVERHEAD_S_CPU, TOKEN_OVERHEAD_S_GPU, calibrate, calibrate_regimes
 
     gpu = bool(n_gpu_layers)
     ok = [p for p in points if p.get("predicted") and p.get("measured") and isinstance(p.get("features"), dict)
-          and bool(p["features"].get("n_gpu_layers", 0)) == gpu and _plausible(p)]
+          and bool(p["features"].get("n_gpu_layers", 0)) == gpu and _plausible(p) and _current(p)]
     pts = [p for p in ok if p.get("metric") == "tg"]
     if not pts:
         return None
@@ -233,7 +266,9 @@ def fit_points(points: list[dict[str, Any]], n_threads: int | None = None,
     try:
         if parts and len(parts) == len(pts):  # every point knows the roofline's parts: regime-aware fit
             cal = calibrate_regimes([(p["features"]["memory_time_s"], p["features"]["compute_time_s"], p["measured"],
-                                      p["features"].get("regime")) for p in parts], [(p["predicted"], p["measured"]) for p in pp[-MAX_POINTS:]])
+                                      p["features"].get("regime")) for p in parts],
+                                    [_pp_point(p) for p in pp[-MAX_POINTS:]],
+                                    overhead_s=TOKEN_OVERHEAD_S_GPU if gpu else TOKEN_OVERHEAD_S_CPU)
         else:
             cal = calibrate([(p["predicted"], p["measured"]) for p in pts])
     except SizeupError:

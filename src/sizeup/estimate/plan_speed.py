@@ -14,9 +14,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..model import Architecture
-from .speed import (CACHE_BW_SPEEDUP, DECODE_BW_EFFICIENCY_CPU, DECODE_BW_EFFICIENCY_GPU, DECODE_FLOPS_EFFICIENCY_CPU,
-                    DEFAULT_UBATCH, PREFILL_FLOPS_EFFICIENCY_GPU, SPLIT_OVERHEAD_S, TOKEN_OVERHEAD_S_CPU,
-                    TOKEN_OVERHEAD_S_GPU, DeviceSpec, cpu_matmul_efficiency)
+from .speed import (CACHE_BW_SPEEDUP, DECODE_FLOPS_EFFICIENCY_CPU, DEFAULT_UBATCH, PREFILL_FLOPS_EFFICIENCY_GPU,
+                    SPLIT_OVERHEAD_S, TOKEN_OVERHEAD_S_CPU, TOKEN_OVERHEAD_S_GPU, DeviceSpec, bw_efficiency,
+                    cpu_matmul_efficiency, decode_rate)
 from .weight_summary import WeightSummary
 
 
@@ -45,7 +45,8 @@ def plan_speed(ws: WeightSummary, arch: Architecture, cpu: DeviceSpec, gpu: Devi
     out_b = ws.output_bytes() if ws.tied else ws.out
     read[out_dev] += out_b
     full[out_dev] += out_b
-    el[out_dev] += ws.out_el
+    # prefill multiplies the output head for the prompt's last token only (as estimate_speed)
+    el[out_dev] += ws.out_el / max(prompt_tokens, 1)
     layers_gpu = 0
     for il in range(n):
         dev = "gpu" if il >= start else "cpu"
@@ -58,9 +59,8 @@ def plan_speed(ws: WeightSummary, arch: Architecture, cpu: DeviceSpec, gpu: Devi
         full[edev] += ws.exps[il]
         el[edev] += ws.exps_el[il] * share
     devices = {"cpu": cpu, "gpu": gpu}
-    eff_bw = {"cpu": DECODE_BW_EFFICIENCY_CPU, "gpu": DECODE_BW_EFFICIENCY_GPU}
     w_total = read["cpu"] + read["gpu"]
-    p_total = el["cpu"] + el["gpu"]
+    p_total = el["cpu"] + el["gpu"] + ws.out_el * (1 - 1 / max(prompt_tokens, 1))  # decode: the whole head
     # as estimate_speed: a CPU share that fits the last-level cache is read from cache
     regime = "vram" if read["cpu"] <= ws.embd_row + 1 and gpu is not None else "dram"
     if regime == "dram" and getattr(cpu, "cache_bytes", 0) and read["cpu"] <= cpu.cache_bytes:
@@ -70,18 +70,12 @@ def plan_speed(ws: WeightSummary, arch: Architecture, cpu: DeviceSpec, gpu: Devi
         if spec is None or read[d] <= 0:
             continue
         bw = spec.bandwidth * (CACHE_BW_SPEEDUP if d == "cpu" and regime == "cache" else 1.0)
-        mem_t += read[d] / (bw * eff_bw[d])
+        mem_t += read[d] / (bw * bw_efficiency(spec))
         eff = PREFILL_FLOPS_EFFICIENCY_GPU if d == "gpu" else DECODE_FLOPS_EFFICIENCY_CPU
         comp_t += 2 * p_total * (read[d] / w_total) / (spec.flops * eff)
     split = read["gpu"] > 0 and read["cpu"] - ws.embd_row > 0
-    overhead = (TOKEN_OVERHEAD_S_GPU if read["gpu"] > 0 else TOKEN_OVERHEAD_S_CPU) + (SPLIT_OVERHEAD_S if split else 0.0)
-    decode = 1.0 / (max(mem_t, comp_t) + overhead)
-    ms = getattr(calibration, "memory_scale", None) if calibration is not None else None
-    cs = getattr(calibration, "compute_scale", None) if calibration is not None else None
-    if ms is not None or cs is not None:  # regime-aware calibration (speed.calibrate_regimes)
-        decode = 1.0 / (max(mem_t * (ms or 1.0), comp_t * (cs or 1.0)) + overhead + calibration.overhead_s)
-    elif calibration is not None:
-        decode = 1.0 / (1.0 / (calibration.efficiency * decode) + calibration.overhead_s)
+    overhead = TOKEN_OVERHEAD_S_GPU if read["gpu"] > 0 else TOKEN_OVERHEAD_S_CPU
+    decode, bound = decode_rate(mem_t, comp_t, overhead, SPLIT_OVERHEAD_S if split else 0.0, calibration)
     # prefill: matmul FLOPs where the weights are, capped by one read of every weight per micro-batch
     batch = max(1, min(DEFAULT_UBATCH, prompt_tokens))
     t_c = t_m = 0.0
@@ -90,10 +84,14 @@ def plan_speed(ws: WeightSummary, arch: Architecture, cpu: DeviceSpec, gpu: Devi
             continue
         eff = PREFILL_FLOPS_EFFICIENCY_GPU if d == "gpu" else cpu_matmul_efficiency(prompt_tokens)
         t_c += 2 * el[d] / (spec.flops * eff)
-        t_m += full[d] / (spec.bandwidth * eff_bw[d]) / batch
-    prefill = 1.0 / max(t_c, t_m) if max(t_c, t_m) > 0 else float("inf")
+        t_m += full[d] / (spec.bandwidth * bw_efficiency(spec)) / batch
+    # A summary does not say which weights the build repacks: with two fitted prefill scales
+    # (repacked, the rest), the ranking uses their geometric mean.
     ps = getattr(calibration, "prefill_scale", None) if calibration is not None else None
-    if ps:
-        prefill *= ps
-    return PlanSpeed(decode, prefill, "memory" if mem_t >= comp_t else "compute",
-                     {k: v for k, v in read.items() if v > 0}, calibration is not None)
+    pr = getattr(calibration, "prefill_repacked_scale", None) if calibration is not None else None
+    if ps and pr:
+        ps = (ps * pr) ** 0.5
+    over = getattr(calibration, "prefill_overhead_s", None) if calibration is not None else None
+    t = max(t_c / (ps or 1.0) + (over or 0.0), t_m)
+    prefill = 1.0 / t if t > 0 else float("inf")
+    return PlanSpeed(decode, prefill, bound, {k: v for k, v in read.items() if v > 0}, calibration is not None)

@@ -17,11 +17,13 @@ device's FLOP rate times an efficiency - but never faster than reading the weigh
 micro-batch allows (the memory-bound limit, which binds on CPUs with small batches).
 
 Two regimes on a CPU (issue 10): a model whose bytes per token fit in the last-level cache is
-read from cache, not DRAM, and is compute-bound (the small test models); a large one streams
-from DRAM each token. ``DeviceSpec.cache_bytes`` (the probed L3) decides which, and the result's
-``regime`` says so. A calibration fitted on small models then corrects the *compute* term, which
-transfers to large models, instead of one factor on the whole roofline, which does not
-(:func:`calibrate_regimes`). Prefill has its own calibrated factor.
+read from cache, not DRAM; a large one streams from DRAM each token. ``DeviceSpec.cache_bytes``
+(the probed L3) decides which, and the result's ``regime`` says so. On top of the roofline every
+token pays a fixed overhead (graph build, thread hand-offs, the logits copy), which is most of a
+small model's time on a CPU and nothing of a large one's. :func:`calibrate_regimes` fits the
+memory scale and that overhead together (time per token is linear in bytes per token across
+model sizes), so small models calibrate the overhead and large ones the bandwidth, and both
+transfer. Prefill has its own calibrated scales, one for repacked weights and one for the rest.
 
 Efficiencies are named constants below with where they come from; they are typical, not
 exact, and :func:`calibrate` replaces them with a fit to measured runs on the user's machine.
@@ -38,6 +40,7 @@ from dataclasses import dataclass, field
 from typing import Sequence
 
 from ..errors import SizeupError
+from ..layout import is_routed_expert  # noqa: F401 (re-exported: the speed model's notion)
 from ..model import LAYER_RECURRENT, Architecture, TensorInfo
 
 # --- efficiency factors ------------------------------------------------------------------------
@@ -47,28 +50,41 @@ from ..model import LAYER_RECURRENT, Architecture, TensorInfo
 # saturate memory, which the per-token overhead below absorbs.
 DECODE_BW_EFFICIENCY_GPU = 0.70
 # CPUs: STREAM-like reads reach ~70-80% of DDR spec; llama.cpp's dequantize+dot kernels
-# reach ~60-65% of spec on desktop DDR4/DDR5 (tg128 of 7B Q4_0 on dual-channel DDR5).
+# reach ~60-65% of spec on desktop DDR4/DDR5 (tg128 of 7B Q4_0 on dual-channel DDR5). For a
+# bandwidth given as a spec figure (``--cpu-bandwidth``, a unified-memory GPU's table entry).
 DECODE_BW_EFFICIENCY_CPU = 0.60
+# The same for a bandwidth *measured* on the machine (sizeup's read probe, already an achieved
+# figure, not a spec): llama.cpp's decode reads at 85-107% of it. Measured with llama-bench (2
+# threads, zero-weight Llama 3.2 1B/3B and 3.1 8B in Q4_K_M and Q8_0, AMD EPYC 2-core VM,
+# AVX2 build, Dec 2026): bytes per token x tg16 = 12.1-14.6 GB/s against a 13.6 GB/s probe, in
+# two sessions. 0.9 keeps the estimate on the slow side of that spread.
+DECODE_BW_EFFICIENCY_CPU_MEASURED = 0.90
 # Fraction of peak dense FLOP/s reached in prompt processing (pp512). GPUs: quantized matmul
 # kernels (MMQ, int8 tensor cores) against the fp16 tensor peak land around 0.4-0.6.
 PREFILL_FLOPS_EFFICIENCY_GPU = 0.45
 # CPUs: llama.cpp's SIMD matmuls reach roughly half of peak FMA throughput.
 PREFILL_FLOPS_EFFICIENCY_CPU = 0.50
 # Decode multiplies matrices by one vector: every weight is dequantized and used once, so CPU
-# kernels reach far less of peak FMA throughput than in prefill. Measured on this project's CI
-# machine (AMD EPYC, AVX2) with benchmarks/speed_validation.py at 1 thread: SmolLM2-135M Q4_1
-# 46.4 tok/s x 0.269 GFLOP/token = 12.5 GFLOP/s, gemma-3-270m Q4_K_M 22.8 x 0.536 = 12.2 GFLOP/s,
-# against 96 GFLOP/s peak for one AVX2 core at the assumed 3 GHz (2 FMA units x 8 fp32 lanes x
-# 2 FLOPs) -> 0.13. This is what makes small models compute-bound on CPUs. GPUs stay
-# memory-bound in decode, so they keep the prefill figure.
-DECODE_FLOPS_EFFICIENCY_CPU = 0.13
+# kernels reach less of peak FMA throughput than in prefill - but not so little that the
+# compute ceiling binds for common quants. Zero-weight Llama 3.2 1B / 3.1 8B Q4_K_M ran tg16 at
+# 37 and 42 GFLOP/s on 2 AVX2 cores (AMD EPYC, Dec 2026; 0.19-0.22 of the 192 GFLOP/s peak at
+# the assumed 3 GHz) while still memory-bound (time per token = bytes / probed bandwidth + the
+# token overhead), so the ceiling is above that; 0.25 is the documented guess. (An earlier 0.13
+# came from small models whose time is mostly the fixed per-token overhead below.) It binds for
+# low-bit quants (IQ2/Q2_K) on few cores, which are compute-heavy per byte. GPUs stay memory-
+# bound in decode, so they keep the prefill figure.
+DECODE_FLOPS_EFFICIENCY_CPU = 0.25
 # Batch size from which CPU matmuls run at the prefill efficiency (llama.cpp's CPU matmul tiles
 # reuse each dequantized weight block across the rows of a batch).
 CPU_FULL_BATCH = 32
 # Fixed time per generated token beyond moving bytes: graph launch (CUDA graphs keep it
-# small), the logits copy and sampling. Order-of-magnitude values; calibrate() fits them.
+# small), the logits copy and sampling. GPU: order of magnitude. CPU: the intercept of time per
+# token against bytes per token in llama-bench tg16 runs at 2 threads (AMD EPYC VM, Dec 2026):
+# SmolLM2-135M 12.9 ms/token with 7 ms of reads, gemma-3-270m 29 ms with 18 ms, Llama 1B-8B
+# Q8_0 0-17 ms above their reads - 4-11 ms. An AMX Xeon ran SmolLM2 at 9.7 ms/token in all
+# (Nov 2026), so its overhead is lower. 4 ms is the low end; calibrate_regimes fits it per machine.
 TOKEN_OVERHEAD_S_GPU = 3e-4
-TOKEN_OVERHEAD_S_CPU = 2e-4
+TOKEN_OVERHEAD_S_CPU = 4e-3
 # Extra per token when a model is split between CPU and GPU (sync + activation copy).
 SPLIT_OVERHEAD_S = 2e-4
 # llama.cpp's default micro-batch (n_ubatch): weights are read once per this many prompt tokens.
@@ -79,13 +95,27 @@ DEFAULT_UBATCH = 512
 # decides that cache-resident models are compute-bound, which is what their measurements show.
 CACHE_BW_SPEEDUP = 4.0
 # Prefill on a CPU build with repack: weights llama.cpp repacked (sizeup.estimate.repack) run
-# through the interleaved GEMM kernels; the others through the generic quantized dot products,
-# which reach a fraction of that rate. Measured with benchmarks/scale_validation.py (llama-bench,
-# 1 thread, AVX-512 build, Nov 2026, quiet machine): measured / uncalibrated pp is ~3.3 for the
-# models with nothing repacked (Llama 1B/3B/8B Q8_0) and ~1.6-2.1 for the Q4_K_M ones (~68% of
-# matmul weights repacked) when this factor is 0.25, i.e. the true factor is ~0.4. (A run on a
-# loaded machine suggested 0.25; the quiet one is kept.) Only applied when the build is known.
+# through the interleaved GEMM kernels; the others through llamafile's tinyBLAS (Q8_0, Q4_0,
+# Q5_0, IQ4_NL, F16) or the generic quantized dot products, which reach a fraction of that rate.
+# AVX-512 builds: measured with benchmarks/scale_validation.py (llama-bench, 1 thread, AMX Xeon,
+# Nov 2026, quiet machine): measured / uncalibrated pp is ~3.3 for the models with nothing
+# repacked (Llama 1B/3B/8B Q8_0) and ~1.6-2.1 for the Q4_K_M ones (~68% of matmul weights
+# repacked) when this factor is 0.25, i.e. the true factor is ~0.4. AVX2 builds: the Q4_K_M /
+# Q8_0 prefill ratios of the same models at 2 threads (llama-bench, AMD EPYC, Dec 2026, four
+# runs: 1B, 3B and 8B at pp64, 1B and 8B at pp32 in two more) solve to 0.42-1.06, median ~0.75:
+# the 256-bit repacked kernels gain far less over llamafile's tinyBLAS than the 512-bit ones. Only
+# applied when the build is known; calibration fits the two rates per machine
+# (calibrate_regimes).
 CPU_PREFILL_UNREPACKED_FACTOR = 0.4
+CPU_PREFILL_UNREPACKED_FACTOR_AVX2 = 0.75
+
+
+def unrepacked_factor(build) -> float:
+    """Prefill rate of weights the build does not repack, relative to repacked ones (see above)."""
+    feats = getattr(build, "features", ()) or ()
+    if "avx512f" in feats or "avx2" not in feats:
+        return CPU_PREFILL_UNREPACKED_FACTOR
+    return CPU_PREFILL_UNREPACKED_FACTOR_AVX2
 
 
 @dataclass(frozen=True)
@@ -97,6 +127,9 @@ class DeviceSpec:
     flops: float  # peak dense FLOP/s: fp16 tensor for GPUs, fp32 SIMD FMA for CPUs
     name: str = ""
     cache_bytes: int = 0  # last-level cache (CPU): a model reading less per token runs from cache
+    # True when ``bandwidth`` was measured on this machine (an achieved read rate), False for a
+    # spec figure: decode reaches a different share of each (DECODE_BW_EFFICIENCY_CPU[_MEASURED]).
+    bandwidth_measured: bool = False
 
     def __post_init__(self) -> None:
         if self.kind not in ("gpu", "cpu"):
@@ -105,6 +138,13 @@ class DeviceSpec:
             raise SizeupError(f"device {self.name or self.kind}: bandwidth must be a positive number")
         if not (self.flops > 0 and math.isfinite(self.flops)):
             raise SizeupError(f"device {self.name or self.kind}: FLOP/s must be a positive number")
+
+
+def bw_efficiency(spec: DeviceSpec) -> float:
+    """Share of ``spec.bandwidth`` llama.cpp's decode reads at (see the constants)."""
+    if spec.kind == "gpu":
+        return DECODE_BW_EFFICIENCY_GPU
+    return DECODE_BW_EFFICIENCY_CPU_MEASURED if spec.bandwidth_measured else DECODE_BW_EFFICIENCY_CPU
 
 
 def cpu_matmul_efficiency(prompt_tokens: int, ubatch: int = DEFAULT_UBATCH) -> float:
@@ -143,6 +183,12 @@ class Calibration:
     memory_scale: float | None = None
     compute_scale: float | None = None
     prefill_scale: float | None = None
+    # Regime-aware calibration: the fitted fixed seconds per token, replacing the default
+    # TOKEN_OVERHEAD_S_*; and the prefill scale of repacked weights when fitted apart from the
+    # rest (prefill_scale then scales the rest only).
+    token_overhead_s: float | None = None
+    prefill_repacked_scale: float | None = None
+    prefill_overhead_s: float | None = None  # fitted seconds per prompt token beyond the FLOPs
 
 
 @dataclass(frozen=True)
@@ -159,6 +205,11 @@ class SpeedEstimate:
     memory_time_s: float = 0.0
     compute_time_s: float = 0.0
     prefill_model_tps: float = 0.0  # uncalibrated prefill rate
+    # The uncalibrated prefill's seconds per token: matmuls of repacked weights, everything else
+    # computed (other matmuls, attention), and the weight-read floor - the axes of the prefill fit.
+    prefill_repacked_s: float = 0.0
+    prefill_other_s: float = 0.0
+    prefill_memory_s: float = 0.0
 
 
 _LAYER_RE = re.compile(r"^blk\.(\d{1,9})\.")  # bounded: names come from untrusted files
@@ -167,11 +218,6 @@ _LAYER_RE = re.compile(r"^blk\.(\d{1,9})\.")  # bounded: names come from untrust
 def _layer(name: str) -> int:
     m = _LAYER_RE.match(name)
     return int(m.group(1)) if m else -1
-
-
-def is_routed_expert(t: TensorInfo) -> bool:
-    """Stacked routed-expert weights (``ffn_*_exps``); shared experts and routers are always read."""
-    return "_exps" in t.name
 
 
 def on_gpu(layer: int, n_layer: int, n_gpu_layers: int) -> bool:
@@ -221,23 +267,27 @@ def weight_bytes_per_token(tensors: Sequence[TensorInfo], arch: Architecture, n_
 def active_params(tensors: Sequence[TensorInfo], arch: Architecture) -> dict[str, float]:
     """Parameters one token multiplies through ("matmul" FLOPs = 2 x these), by role.
 
-    Returns {"total": ..., "routed": ...}: embeddings count as the output head when tied,
-    as a free lookup otherwise.
+    Returns {"total": ..., "routed": ..., "head": ...}: embeddings count as the output head when
+    tied, as a free lookup otherwise; "head" is the output head's share of "total" (prefill
+    multiplies it for the prompt's last token only, see :func:`estimate_speed`).
     """
     share = arch.n_expert_used / arch.n_expert if arch.n_expert and arch.n_expert_used else 1.0
     has_output = any(t.name == "output.weight" for t in tensors)
-    total = routed = 0.0
+    total = routed = head = 0.0
     for t in tensors:
         n = float(t.n_elements)
         if t.name == "token_embd.weight":
             if not has_output:
                 total += n
+                head += n
             continue
+        if t.name == "output.weight":
+            head += n
         if is_routed_expert(t):
             routed += n * share
             n *= share
         total += n
-    return {"total": total, "routed": routed}
+    return {"total": total, "routed": routed, "head": head}
 
 
 def repacked_share(tensors: Sequence[TensorInfo], arch: Architecture, build) -> float:
@@ -340,7 +390,6 @@ def estimate_speed(tensors: Sequence[TensorInfo], arch: Architecture, *, cpu: De
     for i, b in enumerate(kv):
         read["gpu" if gpu is not None and on_gpu(i, arch.n_layer, ngl) else "cpu"] += b
     devices = {"cpu": cpu, "gpu": gpu}
-    eff_bw = {"cpu": DECODE_BW_EFFICIENCY_CPU, "gpu": DECODE_BW_EFFICIENCY_GPU}
 
     # Split = the GPU holds something and the CPU more than the embedding row lookup.
     embd_row = sum(t.n_bytes for t in tensors if t.name == "token_embd.weight") / max(arch.n_vocab, 1)
@@ -356,74 +405,103 @@ def estimate_speed(tensors: Sequence[TensorInfo], arch: Architecture, *, cpu: De
         if b <= 0 or spec is None:
             continue
         bw = spec.bandwidth * (CACHE_BW_SPEEDUP if dev == "cpu" and regime == "cache" else 1.0)
-        mem_time += b / (bw * eff_bw[dev])
+        mem_time += b / (bw * bw_efficiency(spec))
         # Matmul work on this device, in proportion to the weight bytes it holds.
         share = wb[dev] / w_total if w_total else 0.0
         eff_fl = PREFILL_FLOPS_EFFICIENCY_GPU if dev == "gpu" else DECODE_FLOPS_EFFICIENCY_CPU
         comp_time += 2 * params["total"] * share / (spec.flops * eff_fl)
     overhead = TOKEN_OVERHEAD_S_GPU if read["gpu"] > 0 else TOKEN_OVERHEAD_S_CPU
-    if split:
-        overhead += SPLIT_OVERHEAD_S
-    bound = "memory" if mem_time >= comp_time else "compute"
-    decode_tps = 1.0 / (max(mem_time, comp_time) + overhead)
-    ms = getattr(calibration, "memory_scale", None) if calibration is not None else None
-    cs = getattr(calibration, "compute_scale", None) if calibration is not None else None
-    if ms is not None or cs is not None:
-        m_t, c_t = mem_time * (ms or 1.0), comp_time * (cs or 1.0)
-        bound = "memory" if m_t >= c_t else "compute"
-        decode_tps = 1.0 / (max(m_t, c_t) + overhead + calibration.overhead_s)
-    elif calibration is not None:
-        decode_tps = 1.0 / (1.0 / (calibration.efficiency * decode_tps) + calibration.overhead_s)
+    decode_tps, bound = decode_rate(mem_time, comp_time, overhead, SPLIT_OVERHEAD_S if split else 0.0, calibration)
     if split:
         notes.append(f"split: {read['cpu'] / (read['cpu'] + read['gpu']):.0%} of bytes per token read from system RAM")
     if arch.n_expert and arch.n_expert_used:
         notes.append(f"MoE: routed experts counted at {arch.n_expert_used}/{arch.n_expert} of their size")
 
     # --- prefill: FLOPs per token over compute, capped by one weight read per micro-batch -----
+    # llama.cpp computes logits for the prompt's last token only (a batch without a logits array,
+    # as llama-bench, llama-server and llama-cpp-python send it), so the output head's FLOPs are
+    # paid once per prompt, not per token: a fifth of a 1B's matmuls, two thirds of gemma-3-270m's.
+    params = dict(params, total=params["total"] - params["head"] * (1 - 1 / max(prompt_tokens, 1)))
     avg_ctx = depth + prompt_tokens / 2
     attn = attention_flops_per_token(arch, avg_ctx)
     gpu_share_layers = _layer_share_on_gpu(arch, ngl) if gpu is not None else 0.0
-    t_compute = 0.0
+    t_rep = t_other = 0.0  # seconds per token: repacked matmuls, everything else computed
     for dev, spec in devices.items():
         if spec is None:
             continue
         wshare = wb[dev] / w_total if w_total else 0.0
         lshare = gpu_share_layers if dev == "gpu" else 1.0 - gpu_share_layers
-        mm = 2 * params["total"] * wshare
-        if dev == "cpu" and build is not None and mm > 0:
-            # repacked weights run the fast GEMM, the rest the generic kernels (see the constant)
-            r = repacked_share(tensors, arch, build)
-            mm = mm * r + mm * (1 - r) / CPU_PREFILL_UNREPACKED_FACTOR
+        mm_raw = 2 * params["total"] * wshare
         if dev == "gpu":
-            t_compute += (mm + attn * lshare) / (spec.flops * PREFILL_FLOPS_EFFICIENCY_GPU)
+            t_other += (mm_raw + attn * lshare) / (spec.flops * PREFILL_FLOPS_EFFICIENCY_GPU)
             continue
+        rep_frac = 0.0  # share of the CPU's matmul time spent on repacked weights
+        mm = mm_raw
+        if build is not None and mm_raw > 0:
+            # repacked weights run the fast GEMM, the rest the generic kernels (see the constants)
+            r = repacked_share(tensors, arch, build)
+            slow = (1 - r) / unrepacked_factor(build)
+            mm = mm_raw * (r + slow)
+            rep_frac = r / (r + slow) if r + slow > 0 else 0.0
         eff_fl = cpu_matmul_efficiency(prompt_tokens, ubatch)
         # Routed experts: MUL_MAT_ID multiplies each expert by the tokens routed to it only, so
         # its batch is prompt x n_expert_used / n_expert tokens - matrix-vector speed for small ones.
-        routed = 2 * params["routed"] * wshare * (mm / (2 * params["total"] * wshare) if mm else 1.0)
+        routed = 2 * params["routed"] * wshare * (mm / mm_raw if mm_raw else 1.0)
         eff_exp = eff_fl
         if routed and arch.n_expert:
             per_expert = max(1, round(min(prompt_tokens, ubatch) * arch.n_expert_used / arch.n_expert))
             eff_exp = cpu_matmul_efficiency(per_expert, ubatch)
-        t_compute += ((mm - routed) + attn * lshare) / (spec.flops * eff_fl) + routed / (spec.flops * eff_exp)
+        t_mm = (mm - routed) / (spec.flops * eff_fl) + routed / (spec.flops * eff_exp)
+        t_rep += t_mm * rep_frac
+        t_other += t_mm * (1 - rep_frac) + attn * lshare / (spec.flops * eff_fl)
     # All weights (every expert, at a full micro-batch) are read once per micro-batch.
     all_experts = dataclasses.replace(arch, n_expert_used=arch.n_expert) if arch.n_expert else arch
     full = weight_bytes_per_token(tensors, all_experts, ngl, experts_on_cpu)
     batch = max(1, min(ubatch, prompt_tokens))
-    t_mem = sum(full[d] / (spec.bandwidth * eff_bw[d]) for d, spec in devices.items() if spec and full[d] > 0) / batch
-    prefill_tps = 1.0 / max(t_compute, t_mem) if max(t_compute, t_mem) > 0 else float("inf")
-    prefill_model = prefill_tps
-    ps = getattr(calibration, "prefill_scale", None) if calibration is not None else None
-    if ps:
-        prefill_tps *= ps
-    if t_mem > t_compute:
+    t_mem = sum(full[d] / (spec.bandwidth * bw_efficiency(spec))
+                for d, spec in devices.items() if spec and full[d] > 0) / batch
+    prefill_model = prefill_rate(t_rep, t_other, t_mem, None)
+    prefill_tps = prefill_rate(t_rep, t_other, t_mem, calibration)
+    if t_mem > t_rep + t_other:
         notes.append("prefill limited by weight reads (small batch or slow memory)")
     if regime == "cache":
-        notes.append("weights fit in the CPU's last-level cache: decode is compute-bound")
+        notes.append("weights fit in the CPU's last-level cache: read from cache, not DRAM")
     return SpeedEstimate(decode_tps=decode_tps, prefill_tps=prefill_tps, bound=bound,
                          calibrated=calibration is not None, notes=tuple(notes),
                          bytes_per_token={k: v for k, v in read.items() if v > 0}, regime=regime,
-                         memory_time_s=mem_time, compute_time_s=comp_time + 0.0, prefill_model_tps=prefill_model)
+                         memory_time_s=mem_time, compute_time_s=comp_time + 0.0, prefill_model_tps=prefill_model,
+                         prefill_repacked_s=t_rep, prefill_other_s=t_other, prefill_memory_s=t_mem)
+
+
+def decode_rate(mem_t: float, comp_t: float, overhead: float, split_s: float,
+                calibration: Calibration | None) -> tuple[float, str]:
+    """tok/s and the bound ("memory" | "compute") of the decode roofline's parts (seconds per token):
+    ``1 / (max(memory, compute) + overhead + split)``, each part scaled by a regime-aware
+    calibration (:func:`calibrate_regimes`, whose fitted overhead replaces the default), or the
+    whole rate corrected by a plain one (:func:`calibrate`). Shared with the ranking's fast path."""
+    ms = getattr(calibration, "memory_scale", None) if calibration is not None else None
+    cs = getattr(calibration, "compute_scale", None) if calibration is not None else None
+    if ms is not None or cs is not None:
+        m_t, c_t = mem_t * (ms or 1.0), comp_t * (cs or 1.0)
+        fitted = getattr(calibration, "token_overhead_s", None)
+        over = (overhead if fitted is None else fitted) + split_s
+        return 1.0 / (max(m_t, c_t) + over), ("memory" if m_t >= c_t else "compute")
+    tps = 1.0 / (max(mem_t, comp_t) + overhead + split_s)
+    if calibration is not None:
+        tps = 1.0 / (1.0 / (calibration.efficiency * tps) + calibration.overhead_s)
+    return tps, ("memory" if mem_t >= comp_t else "compute")
+
+
+def prefill_rate(t_rep: float, t_other: float, t_mem: float, calibration: Calibration | None) -> float:
+    """Prefill tok/s from its parts (seconds per token): ``1 / max(compute, weight reads)``, the
+    compute of repacked weights and of the rest each divided by its calibrated scale."""
+    s_other = getattr(calibration, "prefill_scale", None) if calibration is not None else None
+    s_rep = getattr(calibration, "prefill_repacked_scale", None) if calibration is not None else None
+    s_rep = s_rep or s_other
+    over = getattr(calibration, "prefill_overhead_s", None) if calibration is not None else None
+    t_c = t_rep / (s_rep or 1.0) + t_other / (s_other or 1.0) + (over or 0.0)
+    t = max(t_c, t_mem)
+    return 1.0 / t if t > 0 else float("inf")
 
 
 def bandwidth_bound_tps(bytes_per_token: float, bandwidth: float, efficiency: float = 1.0,
@@ -470,20 +548,149 @@ def calibrate(measurements: Sequence[tuple[float, float]]) -> Calibration:
     return Calibration(efficiency=eff, overhead_s=overhead, n_points=n, rel_rms_error=rms)
 
 
-def calibrate_regimes(tg_points: Sequence[tuple],
-                      pp_points: Sequence[tuple[float, float]] = ()) -> Calibration:
-    """Fit the decode roofline's memory and compute scales, and a prefill scale, to measurements.
+def _lsq2(rows: Sequence[tuple[float, float]]) -> tuple[float, float] | None:
+    """Least squares of ``x * u + y * v = 1`` over rows (u, v); None when the two columns are too
+    alike to separate (near-collinear) or there are fewer than two rows."""
+    if len(rows) < 2:
+        return None
+    suu = sum(u * u for u, _ in rows)
+    svv = sum(v * v for _, v in rows)
+    suv = sum(u * v for u, v in rows)
+    det = suu * svv - suv * suv
+    if not (suu > 0 and svv > 0) or det <= 0.02 * suu * svv:
+        return None
+    su = sum(u for u, _ in rows)
+    sv = sum(v for _, v in rows)
+    return (su * svv - sv * suv) / det, (sv * suu - su * suv) / det
+
+
+# A memory scale and an overhead are fitted together only from DRAM points whose memory times
+# span at least this factor (a small and a large model); with less spread the two cannot be
+# told apart and the overhead keeps its default.
+OVERHEAD_FIT_SPREAD = 2.0
+
+
+def _fit_memory(pts: Sequence[tuple[float, float]], over: float) -> tuple[float, float | None]:
+    """(memory scale, fitted overhead or None) from (memory time, seconds per token) points:
+    ``t = a * memory + overhead`` by least squares on relative error, so a 135M model and an 8B
+    one weigh alike. Too little spread, or an unphysical fit: the median scale at the default."""
+    ms = [m for m, _ in pts]
+    if len(pts) >= 2 and max(ms) >= OVERHEAD_FIT_SPREAD * min(ms):
+        sol = _lsq2([(m / t, 1.0 / t) for m, t in pts])
+        if sol is not None and sol[0] > 0 and sol[1] >= 0:
+            return sol[0], sol[1]
+        if sol is not None and sol[0] > 0:  # a negative overhead: refit through the origin
+            rows = [m / t for m, t in pts]
+            return sum(rows) / sum(r * r for r in rows), 0.0
+    import statistics
+
+    return statistics.median(max(t - over, 1e-9) / m for m, t in pts), None
+
+
+def _solve(a: list[list[float]], b: list[float]) -> list[float] | None:
+    """Gaussian elimination with partial pivoting; None for a (near-)singular system."""
+    n = len(b)
+    m = [row[:] + [b[i]] for i, row in enumerate(a)]
+    scale = max(abs(x) for row in a for x in row) or 1.0
+    for c in range(n):
+        piv = max(range(c, n), key=lambda r: abs(m[r][c]))
+        if abs(m[piv][c]) <= 1e-9 * scale:
+            return None
+        m[c], m[piv] = m[piv], m[c]
+        for r in range(n):
+            if r != c:
+                f = m[r][c] / m[c][c]
+                m[r] = [x - f * y for x, y in zip(m[r], m[c])]
+    return [m[i][n] / m[i][i] for i in range(n)]
+
+
+def _nnls_ones(rows: Sequence[Sequence[float]]) -> list[float] | None:
+    """Non-negative least squares of ``rows @ x = 1`` for up to three columns, by trying every
+    subset of active columns (the others held at 0) and keeping the best with all positive
+    coefficients. None when no subset fits (too few rows, collinear columns)."""
+    k = len(rows[0]) if rows else 0
+    best: tuple[float, list[float]] | None = None
+    for mask in range(1, 1 << k):
+        cols = [j for j in range(k) if mask >> j & 1]
+        if len(rows) < len(cols):
+            continue
+        ata = [[sum(r[i] * r[j] for r in rows) for j in cols] for i in cols]
+        # collinear columns: the Gram determinant is tiny relative to the diagonal
+        if len(cols) == 2 and ata[0][1] ** 2 >= 0.98 * ata[0][0] * ata[1][1]:
+            continue
+        sol = _solve(ata, [sum(r[i] for r in rows) for i in cols])
+        if sol is None or any(x <= 0 for x in sol):
+            continue
+        x = [0.0] * k
+        for j, v in zip(cols, sol):
+            x[j] = v
+        res = sum((sum(a * b for a, b in zip(r, x)) - 1.0) ** 2 for r in rows)
+        if best is None or res < best[0] - 1e-12:
+            best = (res, x)
+    return best[1] if best else None
+
+
+def _fit_prefill(points: Sequence[tuple]) -> tuple[float | None, float | None, float | None]:
+    """(scale of the rest, scale of repacked weights or None, overhead s/token or None) of
+    prefill, from points (repacked s/token, other s/token, weight-read s/token, measured tok/s)
+    or legacy (uncalibrated tok/s, measured tok/s).
+
+    ``1/measured = repacked / s_rep + other / s_rest + overhead`` by non-negative least squares
+    on relative error. The overhead is a per-token cost that does not shrink with the model
+    (small models' short matmuls: SmolLM2-135M prefills at the same tok/s at 16 and 256 prompt
+    tokens, so it is per token, not per micro-batch), fitted only where small and large models
+    both calibrate; repacked and other weights get their own scales where the points mix them
+    enough to tell them apart. Otherwise one scale for both: the geometric mean ratio."""
+    full: list[tuple[float, float, float]] = []  # (repacked s, other s, measured tok/s), compute-bound
+    ratios: list[float] = []
+    for p in points:
+        vals = [float(x) for x in p]
+        if not all(math.isfinite(x) and x >= 0 for x in vals) or vals[-1] <= 0:
+            continue
+        if len(vals) == 2:
+            if vals[0] > 0:
+                ratios.append(vals[1] / vals[0])
+            continue
+        r, o, mem, m = vals[:4]
+        if r + o <= 0:
+            continue
+        ratios.append(m * max(r + o, mem))
+        if r + o >= mem:
+            full.append((r, o, m))
+    if not ratios:
+        return None, None, None
+    if len(full) == len(ratios) and len(full) >= 2:
+        sizes = [r + o for r, o, _ in full]
+        spread = max(sizes) >= OVERHEAD_FIT_SPREAD * min(sizes)
+        rows = [(r * m, o * m, m) if spread else (r * m, o * m) for r, o, m in full]
+        x = _nnls_ones(rows)
+        if x is not None:
+            over = x[2] if spread and x[2] > 0 else None
+            if x[0] > 0 and x[1] > 0:
+                return 1.0 / x[1], 1.0 / x[0], over
+            if x[0] > 0 or x[1] > 0:  # one kind only: one scale for both
+                return 1.0 / (x[0] or x[1]), None, over
+    return math.exp(sum(math.log(x) for x in ratios) / len(ratios)), None, None
+
+
+def calibrate_regimes(tg_points: Sequence[tuple], pp_points: Sequence[tuple] = (),
+                      overhead_s: float = TOKEN_OVERHEAD_S_CPU) -> Calibration:
+    """Fit the decode roofline's memory and compute scales and its per-token overhead, and the
+    prefill scales, to measurements.
 
     ``tg_points``: (memory_time_s, compute_time_s, measured tok/s[, regime]) per run, the
-    uncalibrated roofline's parts from :class:`SpeedEstimate`; a point in the "cache" regime only
-    ever calibrates compute (its memory time is a cache read, which says nothing about DRAM);
-    ``pp_points``: (uncalibrated prefill tok/s,
-    measured prefill tok/s). The decode model is ``1/tps = max(a * memory, b * compute) +
-    overhead``: each point is assigned to the term that binds under the current scales and the
-    scales are re-fitted as medians over their points, a few rounds (the assignment settles in
-    two or three). A term with no point keeps scale 1 (the documented constants), so a
-    calibration from cache-resident small models corrects compute and leaves DRAM streaming as
-    modelled - which is what transfers to large models. Prefill: geometric mean ratio.
+    uncalibrated roofline's parts from :class:`SpeedEstimate`. The decode model is ``1/tps =
+    max(a * memory, b * compute) + overhead``. Each point is assigned to the term that binds under
+    the current scales; the memory points fit ``a`` and the overhead together (time per token is
+    linear in bytes per token: small models measure the overhead, large ones the bandwidth, see
+    :func:`_fit_memory`), the compute points fit ``b`` as a median; a few rounds settle the
+    assignment. A point in the "cache" regime never calibrates DRAM (its memory time is a cache
+    read). A term with no point keeps scale 1 (the documented constants); ``overhead_s`` is the
+    default overhead (the GPU's for GPU runs).
+
+    ``pp_points``: (repacked s/token, other s/token, weight-read s/token, measured tok/s) from
+    :class:`SpeedEstimate`'s prefill parts, or legacy (uncalibrated tok/s, measured tok/s); see
+    :func:`_fit_prefill`.
     """
     import statistics
 
@@ -494,29 +701,29 @@ def calibrate_regimes(tg_points: Sequence[tuple],
     if any(not (m >= 0 and c >= 0 and t > 0 and math.isfinite(m + c + t)) for m, c, t in pts):
         raise SizeupError("calibration points must be finite, with positive measured tokens/s")
     a = b = 1.0
-    over = TOKEN_OVERHEAD_S_CPU
-    for _ in range(6):
-        mem_r, comp_r = [], []
+    over = overhead_s
+    fitted_over: float | None = None
+    for _ in range(8):
+        mem_p, comp_r = [], []
         for (m, c, t), in_cache in zip(pts, cached):
-            y = max(1.0 / t - over, 1e-9)
             if a * m >= b * c and m > 0 and not in_cache:
-                mem_r.append(y / m)
+                mem_p.append((m, 1.0 / t))
             elif c > 0:
-                comp_r.append(y / c)
-        na = statistics.median(mem_r) if mem_r else a
-        nb = statistics.median(comp_r) if comp_r else b
-        if abs(na - a) < 1e-6 * a and abs(nb - b) < 1e-6 * b:
+                comp_r.append((c, 1.0 / t))
+        na, nover = (_fit_memory(mem_p, overhead_s) if mem_p else (a, fitted_over))
+        o = nover if nover is not None else overhead_s
+        nb = statistics.median(max(y - o, 1e-9) / c for c, y in comp_r) if comp_r else b
+        done = abs(na - a) < 1e-9 * a and abs(nb - b) < 1e-9 * b and o == over
+        a, b, over, fitted_over = na, nb, o, nover
+        if done:
             break
-        a, b = na, nb
     is_mem = [a * m >= b * c and m > 0 and not k for (m, c, _), k in zip(pts, cached)]
     fitted_mem = any(is_mem)
     fitted_comp = any(not im and c > 0 for im, (_, c, _) in zip(is_mem, pts))
-    pp_scale = None
-    pps = [(float(p), float(q)) for p, q in pp_points if p > 0 and q > 0 and math.isfinite(p) and math.isfinite(q)]
-    if pps:
-        pp_scale = math.exp(sum(math.log(q / p) for p, q in pps) / len(pps))
+    pp_scale, pp_rep, pp_over = _fit_prefill(pp_points)
     errs = [((1.0 / ((b * c if k else max(a * m, b * c)) + over)) - t) / t for (m, c, t), k in zip(pts, cached)]
     rms = math.sqrt(sum(e * e for e in errs) / len(errs)) if errs else 0.0
-    return Calibration(efficiency=1.0, overhead_s=0.0, n_points=len(pts) + len(pps), rel_rms_error=rms,
+    return Calibration(efficiency=1.0, overhead_s=0.0, n_points=len(pts) + len(pp_points), rel_rms_error=rms,
                        memory_scale=a if fitted_mem else None, compute_scale=b if fitted_comp else None,
-                       prefill_scale=pp_scale)
+                       prefill_scale=pp_scale, token_overhead_s=fitted_over if fitted_mem else None,
+                       prefill_repacked_scale=pp_rep, prefill_overhead_s=pp_over)

@@ -5,13 +5,17 @@ of ranking a catalog the first time. The results depend only on the shape, the q
 rules, so they are stored in the user cache (``~/.cache/sizeup/weight-summaries.json``, or
 ``$SIZEUP_SUMMARY_CACHE``) under a version made of the rule modules' own source: editing a rule
 invalidates every entry. The same file keeps, per (shape, run config, devices), the two
-memory-model runs a ranking derives every placement from (:class:`~.plan.Bases`). The file is read once, bounded in size, and a broken or foreign file is
-ignored (and replaced on the next save); nothing in it is trusted beyond being numbers.
+memory-model runs a ranking derives every placement from (:class:`~.plan.Bases`), and per
+(shape, run config) the last plan search, used again only on the very machine it was made for
+(:func:`get_plans`). A run without a usable file starts from the summaries shipped with the
+package (:mod:`.summary_seed`). The file is read once, bounded in size, and a broken or foreign
+file is ignored (and replaced on the next save); nothing in it is trusted beyond being numbers.
 """
 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import os
 import tempfile
@@ -25,8 +29,16 @@ _RULE_MODULES = ("quant_mix.py", "weight_summary.py", "../layout.py", "../data/q
                  "../data/ggml_types.py",
                  # the memory model's non-weight buffers (plan.Bases) are stored too
                  "plan.py", "memory.py", "buffers.py", "kv_cache.py", "config.py", "placement.py", "repack.py")
+# What a stored plan search also depends on (the speed model, the scores, the search itself): an
+# edit to any of them only retires the stored plans, not the summaries and bases.
+_PLAN_MODULES = ("speed.py", "plan_speed.py", "expert_offload.py", "native.py", "../scoring.py", "../recommend.py",
+                 "../advice/plan_codec.py",
+                 "../model.py", "../data/quant_quality.py", "../bench/calibrate.py")
 
-_state: dict = {"loaded": False, "entries": {}, "dirty": False, "path": None, "version": None}
+# Written by scripts/build_summary_seed.py (see :mod:`.summary_seed`); a seed of another version is ignored.
+SEED_PATH = Path(__file__).resolve().parent.parent / "data" / "summary_seed.json"
+
+_state: dict = {"loaded": False, "entries": {}, "dirty": False, "path": None, "version": None, "decoded": {}}
 
 
 def cache_path() -> Path:
@@ -39,9 +51,13 @@ def cache_path() -> Path:
 
 
 def _version() -> str:
-    h = hashlib.sha256(b"rle1+bases1")
+    return _source_hash(b"rle1+bases1", _RULE_MODULES)
+
+
+def _source_hash(salt: bytes, modules: tuple[str, ...]) -> str:
+    h = hashlib.sha256(salt)
     here = Path(__file__).resolve().parent
-    for rel in _RULE_MODULES:
+    for rel in modules:
         try:
             h.update((here / rel).resolve().read_bytes())
         except OSError:
@@ -49,14 +65,21 @@ def _version() -> str:
     return h.hexdigest()[:16]
 
 
+def plans_version() -> str:
+    """The version stored plan searches carry on top of the file's: the source of what a plan
+    search runs besides the summaries and bases (read once per process)."""
+    v = _state.get("plans_version")
+    if v is None:
+        v = _state["plans_version"] = _source_hash(b"plans1", _PLAN_MODULES)
+    return v
+
+
 def _rle(v: tuple[int, ...]) -> list[int]:
-    """[value, count, value, count...]: per-layer sums repeat for whole runs of identical layers."""
+    """[value, count, value, count...]: per-layer sums repeat for whole runs of identical layers
+    (grouped by itertools: a save encodes every new summary's four arrays)."""
     out: list[int] = []
-    for x in v:
-        if out and out[-2] == x:
-            out[-1] += 1
-        else:
-            out += [x, 1]
+    for x, run in itertools.groupby(v):
+        out += [x, len(list(run))]
     return out
 
 
@@ -91,16 +114,26 @@ def _decode(d) -> WeightSummary | None:
 
 def _load() -> None:
     _state["loaded"] = True
-    _state["path"] = p = cache_path()
+    _state["path"] = cache_path()
     _state["version"] = v = _version()
+    entries = _read_entries(_state["path"], v)
+    # No usable cache yet (a first run, or rules edited since): start from the summaries of the
+    # built-in catalog's shapes that ship with the package, when they were made by these rules.
+    _state["entries"] = entries if entries is not None else (_read_entries(SEED_PATH, v) or {})
+
+
+def _read_entries(p: Path, version: str) -> dict | None:
+    """The entries of a cache file of ``version``; None when it is missing, too large, broken or
+    of another version."""
     try:
         if p.stat().st_size > MAX_FILE_BYTES:
-            return
+            return None
         doc = json.loads(p.read_bytes())
     except (OSError, ValueError):
-        return
-    if isinstance(doc, dict) and doc.get("version") == v and isinstance(doc.get("entries"), dict):
-        _state["entries"] = dict(list(doc["entries"].items())[:MAX_ENTRIES])
+        return None
+    if isinstance(doc, dict) and doc.get("version") == version and isinstance(doc.get("entries"), dict):
+        return dict(list(doc["entries"].items())[:MAX_ENTRIES])
+    return None
 
 
 def key_of(shape_key: tuple, quant: str, shape_repr: str | None = None) -> str:
@@ -115,7 +148,13 @@ def get(key: str) -> WeightSummary | None:
     raw = _state["entries"].get(key)
     if raw is None or isinstance(raw, WeightSummary):  # put in this process: encoded only when written
         return raw
-    return _decode(raw)
+    memo = _state["decoded"]  # decoded once (models of one shape ask again); the raw entry is what a save writes
+    ws = memo.get(key)
+    if ws is None:
+        ws = _decode(raw)
+        if ws is not None:
+            memo[key] = ws
+    return ws
 
 
 def _make_room() -> None:
@@ -211,6 +250,35 @@ def put_bases(key: str, b) -> None:
     _state["dirty"] = True
 
 
+def get_plans(slot: str, fingerprint: str):
+    """The plan search stored in ``slot`` when it was made for exactly ``fingerprint`` (the
+    machine's budgets included), as the JSON :func:`put_plans` was given; else None. The caller
+    validates its contents, as it would a helper process's reply."""
+    if not _state["loaded"]:
+        _load()
+    raw = _state["entries"].get("p:" + slot)
+    if not isinstance(raw, dict) or raw.get("fp") != fingerprint:
+        return None
+    return raw.get("data")
+
+
+def put_plans(slot: str, fingerprint: str, data) -> None:
+    """Keep a plan search (JSON-able) in its slot, replacing the slot's previous one, so a machine
+    whose free memory differs on every run holds one search per shape, not one per run.
+
+    A search is written with the next save that happens anyway (new summaries or bases: a first
+    ranking, a new context or device set) but never causes one: on a machine probed live, whose
+    free memory differs on every run, a search is rarely used again, and rewriting the file for it
+    on every run would cost more than it saves."""
+    if not _state["loaded"]:
+        _load()
+    k = "p:" + slot
+    e = _state["entries"]
+    if k not in e:
+        _make_room()
+    e[k] = {"fp": fingerprint, "data": data}
+
+
 def entry_keys() -> set[str]:
     if not _state["loaded"]:
         _load()
@@ -230,15 +298,17 @@ def merge(entries) -> int:
     if not isinstance(entries, dict):
         return 0
     n = 0
+    dirty = False
     for k, v in list(entries.items())[:MAX_ENTRIES]:
         if isinstance(k, str) and len(k) <= 64 and isinstance(v, dict) and k not in _state["entries"]:
             _make_room()
             _state["entries"][k] = v
             n += 1
-    _state["dirty"] = _state["dirty"] or n > 0
+            dirty = dirty or not k.startswith("p:")  # plan searches never cause a save (see put_plans)
+    _state["dirty"] = _state["dirty"] or dirty
     return n
 
 
 def reset() -> None:
     """Forget what was loaded (tests point SIZEUP_SUMMARY_CACHE elsewhere between runs)."""
-    _state.update(loaded=False, entries={}, dirty=False, path=None, version=None)
+    _state.update(loaded=False, entries={}, dirty=False, path=None, version=None, plans_version=None, decoded={})

@@ -31,7 +31,7 @@ from ..data.ggml_types import GGML_TYPES_BY_NAME
 from ..errors import SizeupError
 from ..model import Architecture, TensorInfo
 from .placement import is_input_tensor, tensor_layer
-from .speed import is_routed_expert
+from ..layout import is_routed_expert
 
 MEMO_SIZE = 8192  # (shape, quant) summaries kept; each is a few small tuples
 
@@ -568,6 +568,7 @@ def _register(arch: Architecture) -> tuple:
             _prepared.cache_clear()
             _FAMILY_OF.clear()
             _FAMILY.clear()
+            _FAMILY_MEMBERS.clear()
         _ARCH_BY_KEY[key] = arch
     return key
 
@@ -589,17 +590,13 @@ def predicted_summary(arch: Architecture, quant: str) -> WeightSummary:
         raise SizeupError(failed)
     from . import summary_cache
 
-    dkey = _DISK_KEYS.get((key, quant))
-    if dkey is None:
-        r = _KEY_REPR.get(key)
-        if r is None:  # an Architecture's repr is long: made once per shape, not once per quant
-            r = _KEY_REPR[key] = repr(key)
-        dkey = _DISK_KEYS[(key, quant)] = summary_cache.key_of(key, quant, r)
-    hit = summary_cache.get(dkey)
+    hit = summary_cache.get(_disk_key(key, quant))
     if hit is not None:
         return hit
     fam = vocab_family(arch)
     ws = _from_family(fam, quant, arch.n_vocab) if fam is not None else None
+    if ws is None and fam is not None and _join_stored_member(fam, key, quant):
+        ws = _from_family(fam, quant, arch.n_vocab)
     if ws is None:
         try:
             ws = _predicted(key, quant)
@@ -608,8 +605,45 @@ def predicted_summary(arch: Architecture, quant: str) -> WeightSummary:
             raise
         if fam is not None:
             _join_family(fam, key, quant, ws)
-    summary_cache.put(dkey, ws)
+    summary_cache.put(_disk_key(key, quant), ws)
     return ws
+
+
+def _disk_key(key: tuple, quant: str) -> str:
+    from . import summary_cache
+
+    dkey = _DISK_KEYS.get((key, quant))
+    if dkey is None:
+        dkey = _DISK_KEYS[(key, quant)] = summary_cache.key_of(key, quant, shape_repr(key))
+    return dkey
+
+
+def shape_repr(key: tuple) -> str:
+    """``repr`` of a shape key, the text the disk cache's keys are made from. An Architecture's
+    repr is long: made once per shape, not once per quant (or per plan search)."""
+    r = _KEY_REPR.get(key)
+    if r is None:
+        if len(_KEY_REPR) > MEMO_SIZE:
+            _KEY_REPR.clear()
+        r = _KEY_REPR[key] = repr(key)
+    return r
+
+
+def _join_stored_member(fam: tuple, key: tuple, quant: str) -> bool:
+    """Make a family record for (fam, quant) from a member whose summary the disk cache already
+    holds (a summary read from the cache never went through :func:`_join_family`): a fine-tune
+    with a resized vocabulary then costs a few sums, not a prediction, even when its base model
+    was predicted in an earlier run (or ships in the package's seed)."""
+    from . import summary_cache
+
+    for member in _FAMILY_MEMBERS.get(fam, ())[:8]:
+        if member == key:
+            continue
+        ws = summary_cache.get(_disk_key(member, quant))
+        if ws is not None:
+            _join_family(fam, member, quant, ws)
+            return (fam, quant) in _FAMILY
+    return False
 
 
 # Vocabulary families. Fine-tunes often resize the vocabulary (added chat or tool tokens) and
@@ -622,6 +656,7 @@ def predicted_summary(arch: Architecture, quant: str) -> WeightSummary:
 # derivation).
 _FAMILY_OF: dict[tuple, tuple | None] = {}
 _FAMILY: dict[tuple, tuple] = {}  # (family, quant) -> (n_vocab, summary, token_embd row bytes, output row bytes)
+_FAMILY_MEMBERS: dict[tuple, list[tuple]] = {}  # family -> the shape keys of it seen in this process
 
 
 def vocab_family(arch: Architecture) -> tuple | None:
@@ -637,6 +672,7 @@ def vocab_family(arch: Architecture) -> tuple | None:
     fam = None
     if arch.n_vocab >= 2 and not traits(arch)["nextn_full"]:
         fam = (replace(arch, n_vocab=1), key[1])
+        _FAMILY_MEMBERS.setdefault(fam, []).append(key)
     _FAMILY_OF[key] = fam
     return fam
 
