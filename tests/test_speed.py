@@ -251,14 +251,6 @@ def test_prefill_calibration_separates_repacked_weights():
     assert same.prefill_repacked_scale is None and same.prefill_scale == pytest.approx(0.5)
     # legacy (uncalibrated tok/s, measured tok/s) pairs still give one scale
     assert calibrate_regimes([], [(100.0, 50.0)]).prefill_scale == pytest.approx(0.5)
-    # small and large models: a per-token overhead the FLOPs do not explain is fitted with them
-    over = [(r, o, 0.0, 1 / (r / 1.5 + o / 0.6 + 1.5e-3))
-            for r, o in ((0.0, 0.002), (0.001, 0.002), (0.02, 0.01), (0.0, 0.03), (0.05, 0.02))]
-    c = calibrate_regimes([], over)
-    assert c.prefill_overhead_s == pytest.approx(1.5e-3, rel=1e-6)
-    assert (c.prefill_repacked_scale, c.prefill_scale) == (pytest.approx(1.5, rel=1e-6), pytest.approx(0.6, rel=1e-6))
-    assert prefill_rate(0.0, 0.002, 0.0, c) == pytest.approx(1 / (0.002 / 0.6 + 1.5e-3))
-    assert cal.prefill_overhead_s is None  # no overhead in the first points: none is made up
 
 
 def test_measured_bandwidth_reads_at_a_different_efficiency_than_spec():

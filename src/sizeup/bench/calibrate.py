@@ -73,8 +73,6 @@ class CalibrationInfo:
                      if v]
             if getattr(c, "token_overhead_s", None) is not None:
                 parts.append(f"{c.token_overhead_s * 1e3:.1f} ms/token overhead")
-            if getattr(c, "prefill_overhead_s", None):
-                parts.append(f"prefill +{c.prefill_overhead_s * 1e3:.2f} ms/token")
             return f"calibrated from {self.n_runs} run(s){where}: " + ", ".join(parts)
         return (f"calibrated from {self.n_runs} run(s){where}: measured = {c.efficiency:.2f} x model"
                 + (f" + {c.overhead_s * 1e3:.2f} ms/token" if c.overhead_s else ""))

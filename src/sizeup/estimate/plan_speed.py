@@ -91,7 +91,6 @@ def plan_speed(ws: WeightSummary, arch: Architecture, cpu: DeviceSpec, gpu: Devi
     pr = getattr(calibration, "prefill_repacked_scale", None) if calibration is not None else None
     if ps and pr:
         ps = (ps * pr) ** 0.5
-    over = getattr(calibration, "prefill_overhead_s", None) if calibration is not None else None
-    t = max(t_c / (ps or 1.0) + (over or 0.0), t_m)
+    t = max(t_c / (ps or 1.0), t_m)
     prefill = 1.0 / t if t > 0 else float("inf")
     return PlanSpeed(decode, prefill, bound, {k: v for k, v in read.items() if v > 0}, calibration is not None)

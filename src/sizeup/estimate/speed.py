@@ -188,7 +188,6 @@ class Calibration:
     # rest (prefill_scale then scales the rest only).
     token_overhead_s: float | None = None
     prefill_repacked_scale: float | None = None
-    prefill_overhead_s: float | None = None  # fitted seconds per prompt token beyond the FLOPs
 
 
 @dataclass(frozen=True)
@@ -498,8 +497,7 @@ def prefill_rate(t_rep: float, t_other: float, t_mem: float, calibration: Calibr
     s_other = getattr(calibration, "prefill_scale", None) if calibration is not None else None
     s_rep = getattr(calibration, "prefill_repacked_scale", None) if calibration is not None else None
     s_rep = s_rep or s_other
-    over = getattr(calibration, "prefill_overhead_s", None) if calibration is not None else None
-    t_c = t_rep / (s_rep or 1.0) + t_other / (s_other or 1.0) + (over or 0.0)
+    t_c = t_rep / (s_rep or 1.0) + t_other / (s_other or 1.0)
     t = max(t_c, t_mem)
     return 1.0 / t if t > 0 else float("inf")
 
@@ -630,17 +628,16 @@ def _nnls_ones(rows: Sequence[Sequence[float]]) -> list[float] | None:
     return best[1] if best else None
 
 
-def _fit_prefill(points: Sequence[tuple]) -> tuple[float | None, float | None, float | None]:
-    """(scale of the rest, scale of repacked weights or None, overhead s/token or None) of
-    prefill, from points (repacked s/token, other s/token, weight-read s/token, measured tok/s)
-    or legacy (uncalibrated tok/s, measured tok/s).
+def _fit_prefill(points: Sequence[tuple]) -> tuple[float | None, float | None]:
+    """(scale of the rest, scale of repacked weights or None) of prefill, from points
+    (repacked s/token, other s/token, weight-read s/token, measured tok/s) or legacy
+    (uncalibrated tok/s, measured tok/s).
 
-    ``1/measured = repacked / s_rep + other / s_rest + overhead`` by non-negative least squares
-    on relative error. The overhead is a per-token cost that does not shrink with the model
-    (small models' short matmuls: SmolLM2-135M prefills at the same tok/s at 16 and 256 prompt
-    tokens, so it is per token, not per micro-batch), fitted only where small and large models
-    both calibrate; repacked and other weights get their own scales where the points mix them
-    enough to tell them apart. Otherwise one scale for both: the geometric mean ratio."""
+    ``1/measured = repacked / s_rep + other / s_rest`` by non-negative least squares on relative
+    error, where the points mix repacked and other weights enough to tell them apart; otherwise
+    one scale for both, the geometric mean ratio. (A per-token overhead as a third term, fitted
+    the way decode's is, made held-out predictions worse on four runs of
+    benchmarks/scale_validation.py here - rms error 0.25 against 0.22 - so prefill has none.)"""
     full: list[tuple[float, float, float]] = []  # (repacked s, other s, measured tok/s), compute-bound
     ratios: list[float] = []
     for p in points:
@@ -658,19 +655,12 @@ def _fit_prefill(points: Sequence[tuple]) -> tuple[float | None, float | None, f
         if r + o >= mem:
             full.append((r, o, m))
     if not ratios:
-        return None, None, None
+        return None, None
     if len(full) == len(ratios) and len(full) >= 2:
-        sizes = [r + o for r, o, _ in full]
-        spread = max(sizes) >= OVERHEAD_FIT_SPREAD * min(sizes)
-        rows = [(r * m, o * m, m) if spread else (r * m, o * m) for r, o, m in full]
-        x = _nnls_ones(rows)
-        if x is not None:
-            over = x[2] if spread and x[2] > 0 else None
-            if x[0] > 0 and x[1] > 0:
-                return 1.0 / x[1], 1.0 / x[0], over
-            if x[0] > 0 or x[1] > 0:  # one kind only: one scale for both
-                return 1.0 / (x[0] or x[1]), None, over
-    return math.exp(sum(math.log(x) for x in ratios) / len(ratios)), None, None
+        x = _nnls_ones([(r * m, o * m) for r, o, m in full])
+        if x is not None and x[0] > 0 and x[1] > 0:
+            return 1.0 / x[1], 1.0 / x[0]
+    return math.exp(sum(math.log(x) for x in ratios) / len(ratios)), None
 
 
 def calibrate_regimes(tg_points: Sequence[tuple], pp_points: Sequence[tuple] = (),
@@ -720,10 +710,10 @@ def calibrate_regimes(tg_points: Sequence[tuple], pp_points: Sequence[tuple] = (
     is_mem = [a * m >= b * c and m > 0 and not k for (m, c, _), k in zip(pts, cached)]
     fitted_mem = any(is_mem)
     fitted_comp = any(not im and c > 0 for im, (_, c, _) in zip(is_mem, pts))
-    pp_scale, pp_rep, pp_over = _fit_prefill(pp_points)
+    pp_scale, pp_rep = _fit_prefill(pp_points)
     errs = [((1.0 / ((b * c if k else max(a * m, b * c)) + over)) - t) / t for (m, c, t), k in zip(pts, cached)]
     rms = math.sqrt(sum(e * e for e in errs) / len(errs)) if errs else 0.0
     return Calibration(efficiency=1.0, overhead_s=0.0, n_points=len(pts) + len(pp_points), rel_rms_error=rms,
                        memory_scale=a if fitted_mem else None, compute_scale=b if fitted_comp else None,
                        prefill_scale=pp_scale, token_overhead_s=fitted_over if fitted_mem else None,
-                       prefill_repacked_scale=pp_rep, prefill_overhead_s=pp_over)
+                       prefill_repacked_scale=pp_rep)
