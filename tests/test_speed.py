@@ -308,3 +308,23 @@ def test_prefill_is_build_aware_repacked_weights_run_faster(q4km_7b):
     p4 = estimate_speed(q4km_7b, LLAMA2_7B, build=avx2, **kw)
     assert p8.prefill_repacked_s == 0 and p4.prefill_repacked_s > p4.prefill_other_s / 2
     assert 1 / max(p4.prefill_repacked_s + p4.prefill_other_s, p4.prefill_memory_s) == pytest.approx(p4.prefill_tps)
+
+
+def test_prefill_pays_the_output_head_once_per_prompt(q4km_7b):
+    """llama.cpp computes logits for a prompt's last token only (a batch without a logits array,
+    as llama-bench, llama-server and llama-cpp-python send it), so prefill FLOPs per token carry
+    the output head at 1/prompt of its size; decode reads and multiplies all of it."""
+    from sizeup.estimate.speed import PREFILL_FLOPS_EFFICIENCY_CPU, active_params, cpu_matmul_efficiency
+
+    ap = active_params(q4km_7b, LLAMA2_7B)
+    out = next(t for t in q4km_7b if t.name == "output.weight")
+    assert ap["head"] == out.n_elements
+    est = estimate_speed(q4km_7b, LLAMA2_7B, cpu=DDR5, prompt_tokens=512)
+    assert cpu_matmul_efficiency(512) == PREFILL_FLOPS_EFFICIENCY_CPU
+    mm = 2 * (ap["total"] - ap["head"] * (1 - 1 / 512))
+    expect = (mm + attention_flops_per_token(LLAMA2_7B, 256)) / (DDR5.flops * PREFILL_FLOPS_EFFICIENCY_CPU)
+    assert est.prefill_repacked_s == 0 and est.prefill_other_s == pytest.approx(expect, rel=1e-9)
+    # tied embeddings: the table is the head
+    gemma = predict_tensors(GEMMA3_270M, "Q8_0")
+    embd = next(t for t in gemma if t.name == "token_embd.weight")
+    assert active_params(gemma, GEMMA3_270M)["head"] == embd.n_elements
