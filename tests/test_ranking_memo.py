@@ -63,14 +63,11 @@ def test_entries_with_one_config_share_their_shape_not_their_identity():
 
 @pytest.fixture
 def disk_cache(tmp_path, monkeypatch):
+    """An empty summary cache file of this test's own, and nothing in memory, before and after."""
     monkeypatch.setenv("SIZEUP_SUMMARY_CACHE", str(tmp_path / "s.json"))
-    summary_cache.reset()
-    rec._PLAN_CACHE.clear()
-    rec._EXACT_CACHE.clear()
+    _new_process()
     yield tmp_path / "s.json"
-    summary_cache.reset()
-    rec._PLAN_CACHE.clear()
-    rec._EXACT_CACHE.clear()
+    _new_process()
 
 
 def _models() -> list:
@@ -177,73 +174,53 @@ def test_decoding_refuses_what_a_plan_cannot_hold():
     assert codec.decode_plans(["not", "a", "dict"], ["Q4_K_M"], rec._WHERE) is None
 
 
-def test_the_shipped_seed_is_current(tmp_path, monkeypatch):
+def test_the_shipped_seed_is_current(disk_cache, tmp_path, monkeypatch):
     """The seed holds exactly what scripts/build_summary_seed.py makes from these rules and this
     catalog; when this fails, rerun that script."""
     from sizeup.estimate import summary_seed
 
     shipped = json.loads(summary_cache.SEED_PATH.read_text())
     assert shipped["version"] == summary_cache._version(), "stale seed: run scripts/build_summary_seed.py"
-    monkeypatch.setenv("SIZEUP_SUMMARY_CACHE", str(tmp_path / "empty.json"))
     monkeypatch.setattr(summary_cache, "SEED_PATH", tmp_path / "no-seed.json")
-    summary_cache.reset()
-    try:
-        assert summary_seed.build() == shipped, "stale seed: run scripts/build_summary_seed.py"
-        assert set(shipped["entries"]) <= summary_seed.wanted_keys()
-    finally:
-        summary_cache.reset()
+    assert summary_seed.build() == shipped, "stale seed: run scripts/build_summary_seed.py"
+    assert set(shipped["entries"]) <= summary_seed.wanted_keys()
 
 
-def test_a_first_run_starts_from_the_seed_and_a_stale_seed_is_ignored(tmp_path, monkeypatch):
+def test_a_first_run_starts_from_the_seed_and_a_stale_seed_is_ignored(disk_cache, tmp_path, monkeypatch):
     from sizeup.estimate.weight_summary import _disk_key, _register, predicted_summary
 
-    monkeypatch.setenv("SIZEUP_SUMMARY_CACHE", str(tmp_path / "s.json"))
+    m = describe_entry(load_catalog(str(catalog.CATALOG_PATH))[0])
+    key = _disk_key(_register(m.arch), "Q4_K_M")
+    assert summary_cache.get(key) == predicted_summary(m.arch, "Q4_K_M")  # from the seed
+    doc = json.loads(summary_cache.SEED_PATH.read_text())
+    (tmp_path / "seed.json").write_text(json.dumps({**doc, "version": "edited-rules"}))
+    monkeypatch.setattr(summary_cache, "SEED_PATH", tmp_path / "seed.json")
     summary_cache.reset()
-    try:
-        m = describe_entry(load_catalog(str(catalog.CATALOG_PATH))[0])
-        key = _disk_key(_register(m.arch), "Q4_K_M")
-        assert summary_cache.get(key) == predicted_summary(m.arch, "Q4_K_M")  # from the seed
-        doc = json.loads(summary_cache.SEED_PATH.read_text())
-        (tmp_path / "seed.json").write_text(json.dumps({**doc, "version": "edited-rules"}))
-        monkeypatch.setattr(summary_cache, "SEED_PATH", tmp_path / "seed.json")
-        summary_cache.reset()
-        assert summary_cache.get(key) is None
-    finally:
-        summary_cache.reset()
+    assert summary_cache.get(key) is None
 
 
-def test_a_resized_vocabulary_derives_from_a_stored_member_exactly(tmp_path, monkeypatch):
+def test_a_resized_vocabulary_derives_from_a_stored_member_exactly(disk_cache):
     """A fine-tune whose base model's summaries come from the disk cache (not predicted in this
     process) is still derived by vocabulary family, and equals a full prediction."""
     from dataclasses import replace
 
     from sizeup.estimate import weight_summary as wsm
 
-    monkeypatch.setenv("SIZEUP_SUMMARY_CACHE", str(tmp_path / "s.json"))
-    summary_cache.reset()
-    try:
-        for mid in ("Qwen/Qwen2.5-0.5B-Instruct", "Qwen/Qwen3-30B-A3B", "google/gemma-3-4b-it"):
-            m = describe_entry(catalog.get_entry(mid))
-            base = m.arch
-            for q in rec._model_types(m)[0]:
-                wsm._FAMILY.clear()
-                wsm.vocab_family(base)  # the base model seen in this process, its summary on disk only
-                assert summary_cache.get(wsm._disk_key(wsm._register(base), q)) is not None
-                variant = replace(base, n_vocab=base.n_vocab + 1000)
-                got = wsm.predicted_summary(variant, q)
-                assert (wsm.vocab_family(variant), q) in wsm._FAMILY  # derived, not predicted
-                assert got == wsm._predicted(wsm._register(variant), q), (mid, q)
-    finally:
-        summary_cache.reset()
+    for mid in ("Qwen/Qwen2.5-0.5B-Instruct", "Qwen/Qwen3-30B-A3B", "google/gemma-3-4b-it"):
+        m = describe_entry(catalog.get_entry(mid))
+        base = m.arch
+        for q in rec._model_types(m)[0]:
+            wsm._FAMILY.clear()
+            wsm.vocab_family(base)  # the base model seen in this process, its summary on disk only
+            assert summary_cache.get(wsm._disk_key(wsm._register(base), q)) is not None
+            variant = replace(base, n_vocab=base.n_vocab + 1000)
+            got = wsm.predicted_summary(variant, q)
+            assert (wsm.vocab_family(variant), q) in wsm._FAMILY  # derived, not predicted
+            assert got == wsm._predicted(wsm._register(variant), q), (mid, q)
 
 
-def test_searches_from_a_helper_do_not_make_a_save_happen(tmp_path, monkeypatch):
-    monkeypatch.setenv("SIZEUP_SUMMARY_CACHE", str(tmp_path / "s.json"))
-    summary_cache.reset()
-    try:
-        assert summary_cache.merge({"p:" + "a" * 40: {"fp": "x", "data": None}}) == 1
-        assert not summary_cache._state["dirty"]
-        assert summary_cache.merge({"b:" + "a" * 40: {"cpu": None}}) == 1
-        assert summary_cache._state["dirty"]
-    finally:
-        summary_cache.reset()
+def test_searches_from_a_helper_do_not_make_a_save_happen(disk_cache):
+    assert summary_cache.merge({"p:" + "a" * 40: {"fp": "x", "data": None}}) == 1
+    assert not summary_cache._state["dirty"]
+    assert summary_cache.merge({"b:" + "a" * 40: {"cpu": None}}) == 1
+    assert summary_cache._state["dirty"]

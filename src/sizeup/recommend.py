@@ -643,6 +643,14 @@ def recommend(models: list[ModelDescription], hardware, *, ctx: int = 8192, task
     return out
 
 
+def _arch_key(m: ModelDescription, inp: tuple) -> tuple:
+    """A cheap key for "same search" within one ranking: the architecture object (catalog entries
+    with one config share it; the models list keeps every one alive, so ids are not reused), the
+    types tried and the release's losslessness."""
+    types, release = inp
+    return id(m.arch), tuple(types), release.lossless
+
+
 def _search_for(m: ModelDescription, inp: tuple, c: _Ctx, seen: dict[tuple, _Search]) -> _Search | None:
     """The plan search of ``m``, looked up once per architecture object (catalog entries with
     one config share one, see ``catalog._shape_of``) rather than by hashing its whole shape for
@@ -650,7 +658,7 @@ def _search_for(m: ModelDescription, inp: tuple, c: _Ctx, seen: dict[tuple, _Sea
     if _own_tensors(m):
         return None
     types, release = inp
-    k = (id(m.arch), tuple(types), release.lossless)  # the models list keeps every arch alive
+    k = _arch_key(m, inp)
     s = seen.get(k)
     if s is None:
         s = seen[k] = _cached_plans(m, types, release, c)
@@ -668,7 +676,7 @@ def _cold_work(models: list[ModelDescription], inputs: list, c: _Ctx) -> list[tu
         if isinstance(inp, SizeupError) or _own_tensors(m):
             continue
         types, release = inp
-        k = (id(m.arch), tuple(types), release.lossless)
+        k = _arch_key(m, inp)
         if k in seen:
             continue
         seen.add(k)

@@ -546,20 +546,29 @@ def calibrate(measurements: Sequence[tuple[float, float]]) -> Calibration:
     return Calibration(efficiency=eff, overhead_s=overhead, n_points=n, rel_rms_error=rms)
 
 
-def _lsq2(rows: Sequence[tuple[float, float]]) -> tuple[float, float] | None:
-    """Least squares of ``x * u + y * v = 1`` over rows (u, v); None when the two columns are too
-    alike to separate (near-collinear) or there are fewer than two rows."""
-    if len(rows) < 2:
-        return None
+def _nnls2(rows: Sequence[tuple[float, float]]) -> tuple[float, float] | None:
+    """Non-negative least squares of ``x * u + y * v = 1`` over rows (u, v): both columns where
+    that gives positive coefficients, else the better of either column alone (the other held at
+    0). None when nothing positive fits (fewer rows than columns, or both columns too alike to
+    separate and neither alone positive). Shared by the decode and prefill fits."""
     suu = sum(u * u for u, _ in rows)
     svv = sum(v * v for _, v in rows)
     suv = sum(u * v for u, v in rows)
-    det = suu * svv - suv * suv
-    if not (suu > 0 and svv > 0) or det <= 0.02 * suu * svv:
-        return None
     su = sum(u for u, _ in rows)
     sv = sum(v for _, v in rows)
-    return (su * svv - sv * suv) / det, (sv * suu - su * suv) / det
+    det = suu * svv - suv * suv
+    if len(rows) >= 2 and suu > 0 and svv > 0 and det > 0.02 * suu * svv:  # not near-collinear
+        x, y = (su * svv - sv * suv) / det, (sv * suu - su * suv) / det
+        if x > 0 and y > 0:
+            return x, y
+    best: tuple[float, tuple[float, float]] | None = None
+    for sol in ((su / suu, 0.0) if suu > 0 else None, (0.0, sv / svv) if svv > 0 else None):
+        if sol is None or max(sol) <= 0:
+            continue
+        res = sum((sol[0] * u + sol[1] * v - 1.0) ** 2 for u, v in rows)
+        if best is None or res < best[0]:
+            best = (res, sol)
+    return best[1] if best else None
 
 
 # A memory scale and an overhead are fitted together only from DRAM points whose memory times
@@ -574,58 +583,12 @@ def _fit_memory(pts: Sequence[tuple[float, float]], over: float) -> tuple[float,
     one weigh alike. Too little spread, or an unphysical fit: the median scale at the default."""
     ms = [m for m, _ in pts]
     if len(pts) >= 2 and max(ms) >= OVERHEAD_FIT_SPREAD * min(ms):
-        sol = _lsq2([(m / t, 1.0 / t) for m, t in pts])
-        if sol is not None and sol[0] > 0 and sol[1] >= 0:
-            return sol[0], sol[1]
-        if sol is not None and sol[0] > 0:  # a negative overhead: refit through the origin
-            rows = [m / t for m, t in pts]
-            return sum(rows) / sum(r * r for r in rows), 0.0
+        sol = _nnls2([(m / t, 1.0 / t) for m, t in pts])
+        if sol is not None and sol[0] > 0:  # overhead 0: a negative one was refitted through the origin
+            return sol
     import statistics
 
     return statistics.median(max(t - over, 1e-9) / m for m, t in pts), None
-
-
-def _solve(a: list[list[float]], b: list[float]) -> list[float] | None:
-    """Gaussian elimination with partial pivoting; None for a (near-)singular system."""
-    n = len(b)
-    m = [row[:] + [b[i]] for i, row in enumerate(a)]
-    scale = max(abs(x) for row in a for x in row) or 1.0
-    for c in range(n):
-        piv = max(range(c, n), key=lambda r: abs(m[r][c]))
-        if abs(m[piv][c]) <= 1e-9 * scale:
-            return None
-        m[c], m[piv] = m[piv], m[c]
-        for r in range(n):
-            if r != c:
-                f = m[r][c] / m[c][c]
-                m[r] = [x - f * y for x, y in zip(m[r], m[c])]
-    return [m[i][n] / m[i][i] for i in range(n)]
-
-
-def _nnls_ones(rows: Sequence[Sequence[float]]) -> list[float] | None:
-    """Non-negative least squares of ``rows @ x = 1`` for up to three columns, by trying every
-    subset of active columns (the others held at 0) and keeping the best with all positive
-    coefficients. None when no subset fits (too few rows, collinear columns)."""
-    k = len(rows[0]) if rows else 0
-    best: tuple[float, list[float]] | None = None
-    for mask in range(1, 1 << k):
-        cols = [j for j in range(k) if mask >> j & 1]
-        if len(rows) < len(cols):
-            continue
-        ata = [[sum(r[i] * r[j] for r in rows) for j in cols] for i in cols]
-        # collinear columns: the Gram determinant is tiny relative to the diagonal
-        if len(cols) == 2 and ata[0][1] ** 2 >= 0.98 * ata[0][0] * ata[1][1]:
-            continue
-        sol = _solve(ata, [sum(r[i] for r in rows) for i in cols])
-        if sol is None or any(x <= 0 for x in sol):
-            continue
-        x = [0.0] * k
-        for j, v in zip(cols, sol):
-            x[j] = v
-        res = sum((sum(a * b for a, b in zip(r, x)) - 1.0) ** 2 for r in rows)
-        if best is None or res < best[0] - 1e-12:
-            best = (res, x)
-    return best[1] if best else None
 
 
 def _fit_prefill(points: Sequence[tuple]) -> tuple[float | None, float | None]:
@@ -634,7 +597,8 @@ def _fit_prefill(points: Sequence[tuple]) -> tuple[float | None, float | None]:
     (uncalibrated tok/s, measured tok/s).
 
     ``1/measured = repacked / s_rep + other / s_rest`` by non-negative least squares on relative
-    error, where the points mix repacked and other weights enough to tell them apart; otherwise
+    error (:func:`_nnls2`), where the points mix repacked and other weights enough to tell them
+    apart; otherwise
     one scale for both, the geometric mean ratio. (A per-token overhead as a third term, fitted
     the way decode's is, made held-out predictions worse on four runs of
     benchmarks/scale_validation.py here - rms error 0.25 against 0.22 - so prefill has none.)"""
@@ -657,7 +621,7 @@ def _fit_prefill(points: Sequence[tuple]) -> tuple[float | None, float | None]:
     if not ratios:
         return None, None
     if len(full) == len(ratios) and len(full) >= 2:
-        x = _nnls_ones([(r * m, o * m) for r, o, m in full])
+        x = _nnls2([(r * m, o * m) for r, o, m in full])
         if x is not None and x[0] > 0 and x[1] > 0:
             return 1.0 / x[1], 1.0 / x[0]
     return math.exp(sum(math.log(x) for x in ratios) / len(ratios)), None
