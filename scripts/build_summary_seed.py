@@ -23,7 +23,7 @@ def main() -> int:
         out = summary_cache.SEED_PATH
         summary_cache.SEED_PATH = Path(d) / "no-seed.json"  # not from the seed being replaced
         n = summary_seed.write(out)
-    print(f"wrote {n} summaries to src/sizeup/data/summary_seed.json")
+    print(f"wrote {n} entries (summaries and vocabulary row costs) to src/sizeup/data/summary_seed.json")
     return 0
 
 

@@ -140,7 +140,9 @@ def test_worker_timeout_and_non_gguf(tmp_path, smollm2_path, monkeypatch):
     assert time.monotonic() - t0 < 20
 
 
-def _wait_for_ok_run(db: Path, proc: subprocess.Popen, timeout: float = 180) -> None:
+def _wait_for_ok_run(db: Path, proc: subprocess.Popen, timeout: float = 180, running: int = 0) -> None:
+    """Until at least one run has finished ``ok`` (and ``running`` runs are in progress: a Ctrl-C
+    between two rows has no row in progress to mark interrupted)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         assert proc.poll() is None, "bench ended before it could be interrupted"
@@ -148,8 +150,9 @@ def _wait_for_ok_run(db: Path, proc: subprocess.Popen, timeout: float = 180) -> 
             try:
                 con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
                 n = con.execute("SELECT COUNT(*) FROM runs WHERE status = 'ok'").fetchone()[0]
+                r = con.execute("SELECT COUNT(*) FROM runs WHERE status = 'running'").fetchone()[0]
                 con.close()
-                if n >= 1:
+                if n >= 1 and r >= running:
                     return
             except sqlite3.OperationalError:
                 pass  # schema not there yet
@@ -184,7 +187,7 @@ def test_ctrl_c_saves_finished_rows(tmp_path, smollm2_path):
     proc = subprocess.Popen([sys.executable, "-m", "sizeup", "bench", str(smollm2_path), *TINY, "--fa", "on,off",
                              "-r", "5", "--db", str(db)], env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
-    _wait_for_ok_run(db, proc)
+    _wait_for_ok_run(db, proc, running=1)  # the second row is in progress
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err

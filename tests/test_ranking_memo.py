@@ -219,6 +219,32 @@ def test_a_resized_vocabulary_derives_from_a_stored_member_exactly(disk_cache):
             assert got == wsm._predicted(wsm._register(variant), q), (mid, q)
 
 
+def test_a_resized_vocabulary_of_a_seeded_shape_reads_its_row_costs_from_the_seed(disk_cache, monkeypatch):
+    """The seed ships each built-in shape's vocabulary row costs beside its summaries, so a
+    fine-tune with a resized vocabulary is derived without grouping the base shape's tensors, and
+    equals a full prediction; row costs a cache cannot vouch for are worked out again."""
+    from dataclasses import replace
+
+    from sizeup.estimate import weight_summary as wsm
+
+    m = describe_entry(catalog.get_entry("Qwen/Qwen2.5-0.5B-Instruct"))
+    base, q = m.arch, "Q4_K_M"
+    key = wsm._register(base)
+    wsm.vocab_family(base)
+    assert summary_cache.get_rows(wsm._disk_key(key, q)) not in (False, None)  # shipped
+    real_rows = wsm._vocab_rows
+    monkeypatch.setattr(wsm, "_vocab_rows", lambda *a: pytest.fail("row costs worked out again"))
+    variant = replace(base, n_vocab=base.n_vocab + 512)
+    got = wsm.predicted_summary(variant, q)
+    monkeypatch.setattr(wsm, "_vocab_rows", real_rows)
+    assert got == wsm._predicted(wsm._register(variant), q)
+    for bad in ([True, 1], [-1, 5], [1, 2, 3], "12", [1.5, 2], {"a": 1}):
+        summary_cache._state["entries"]["r:" + wsm._disk_key(key, q)] = bad
+        assert summary_cache.get_rows(wsm._disk_key(key, q)) is False
+        assert wsm.stored_vocab_rows(key, q) == real_rows(key, q)  # recomputed, and stored again
+        assert summary_cache.get_rows(wsm._disk_key(key, q)) == real_rows(key, q)
+
+
 def test_searches_from_a_helper_do_not_make_a_save_happen(disk_cache):
     assert summary_cache.merge({"p:" + "a" * 40: {"fp": "x", "data": None}}) == 1
     assert not summary_cache._state["dirty"]

@@ -47,17 +47,20 @@ def plan_speed(ws: WeightSummary, arch: Architecture, cpu: DeviceSpec, gpu: Devi
     full[out_dev] += out_b
     # prefill multiplies the output head for the prompt's last token only (as estimate_speed)
     el[out_dev] += ws.out_el / max(prompt_tokens, 1)
-    layers_gpu = 0
-    for il in range(n):
-        dev = "gpu" if il >= start else "cpu"
-        layers_gpu += dev == "gpu"
-        read[dev] += ws.dense[il]
-        full[dev] += ws.dense[il]
-        el[dev] += ws.dense_el[il]
-        edev = "cpu" if il < n_cpu_moe else dev
-        read[edev] += ws.exps[il] * share
-        full[edev] += ws.exps[il]
-        el[edev] += ws.exps_el[il] * share
+    # layers below ``first`` run on the CPU; routed experts of layers below ``cut`` stay in RAM
+    # (--n-cpu-moe, or the layer itself on the CPU): sums over layer ranges from running sums
+    first = min(start, n)
+    cut = min(max(n_cpu_moe, first), n)
+    pd, pe = ws.prefix
+    pde, pee = ws.el_prefix
+    dense_cpu, dense_gpu = pd[first], pd[n] - pd[first]
+    exps_cpu, exps_gpu = pe[cut], pe[n] - pe[cut]
+    read["cpu"] += dense_cpu + exps_cpu * share
+    read["gpu"] += dense_gpu + exps_gpu * share
+    full["cpu"] += dense_cpu + exps_cpu
+    full["gpu"] += dense_gpu + exps_gpu
+    el["cpu"] += pde[first] + pee[cut] * share
+    el["gpu"] += (pde[n] - pde[first]) + (pee[n] - pee[cut]) * share
     devices = {"cpu": cpu, "gpu": gpu}
     w_total = read["cpu"] + read["gpu"]
     p_total = el["cpu"] + el["gpu"] + ws.out_el * (1 - 1 / max(prompt_tokens, 1))  # decode: the whole head

@@ -250,6 +250,29 @@ def put_bases(key: str, b) -> None:
     _state["dirty"] = True
 
 
+def get_rows(key: str) -> tuple[int, int] | None | bool:
+    """The stored vocabulary row costs of a summary's (shape, quant) (``weight_summary._vocab_rows``:
+    token_embd and output bytes per vocabulary row): a pair, None when the shape has no plain
+    (n_embd, n_vocab) tables, or False when nothing usable is stored."""
+    if not _state["loaded"]:
+        _load()
+    raw = _state["entries"].get("r:" + key)
+    if raw == []:
+        return None
+    if (isinstance(raw, list) and len(raw) == 2
+            and all(isinstance(x, int) and not isinstance(x, bool) and 0 <= x < 1 << 40 for x in raw)):
+        return raw[0], raw[1]
+    return False
+
+
+def put_rows(key: str, rows: tuple[int, int] | None) -> None:
+    if not _state["loaded"]:
+        _load()
+    _make_room()
+    _state["entries"]["r:" + key] = [] if rows is None else [int(rows[0]), int(rows[1])]
+    _state["dirty"] = True
+
+
 def get_plans(slot: str, fingerprint: str):
     """The plan search stored in ``slot`` when it was made for exactly ``fingerprint`` (the
     machine's budgets included), as the JSON :func:`put_plans` was given; else None. The caller

@@ -6,7 +6,8 @@ on the shape, the quant and the rule modules, so ``scripts/build_summary_seed.py
 for every shape and quant type the ranking tries on the built-in catalog and writes them, under
 the summary cache's own version, to ``data/summary_seed.json``. A run without a usable cache starts
 from that file; after a rule edit its version no longer matches and it is ignored (the test suite
-fails until it is rebuilt). Only summaries are shipped: the memory model's buffers depend on the
+fails until it is rebuilt). Only summaries (with the vocabulary row costs a resized vocabulary's
+summary is derived from, ``weight_summary.stored_vocab_rows``) are shipped: the memory model's buffers depend on the
 run's context and devices.
 """
 
@@ -29,17 +30,25 @@ def _catalog_shapes():
 
 
 def wanted_keys() -> set[str]:
-    """The cache keys of every (shape, quant) the seed must hold."""
-    from .weight_summary import _disk_key, _register
+    """The cache keys the seed may hold: every (shape, quant) summary, and the vocabulary row
+    costs of those with a vocabulary family."""
+    from .weight_summary import _disk_key, _register, vocab_family
 
-    return {_disk_key(_register(arch), q) for arch, types in _catalog_shapes() for q in types}
+    keys = set()
+    for arch, types in _catalog_shapes():
+        for q in types:
+            k = _disk_key(_register(arch), q)
+            keys.add(k)
+            if vocab_family(arch) is not None:
+                keys.add("r:" + k)
+    return keys
 
 
 def build() -> dict:
     """The seed document: every built-in (shape, quant) summary that can be made, encoded as the
     cache stores it (worked out afresh: the caller points SIZEUP_SUMMARY_CACHE at an empty file)."""
     from ..errors import SizeupError
-    from .weight_summary import _disk_key, _register, predicted_summary
+    from .weight_summary import _disk_key, _register, predicted_summary, stored_vocab_rows, vocab_family
 
     keys = set()
     for arch, types in _catalog_shapes():
@@ -48,7 +57,14 @@ def build() -> dict:
                 predicted_summary(arch, q)
             except SizeupError:
                 continue  # a type this shape cannot take: the ranking skips it too
-            keys.add(_disk_key(_register(arch), q))
+            key = _register(arch)
+            keys.add(_disk_key(key, q))
+            if vocab_family(arch) is not None:  # what a resized vocabulary of this shape derives from
+                try:
+                    stored_vocab_rows(key, q)
+                    keys.add("r:" + _disk_key(key, q))
+                except SizeupError:
+                    pass
     entries = summary_cache.new_entries(set())
     return {"version": summary_cache._version(), "entries": {k: entries[k] for k in sorted(keys)}}
 

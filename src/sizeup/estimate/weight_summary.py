@@ -64,6 +64,12 @@ class WeightSummary:
         """Running sums of ``dense`` and ``exps`` (index i = the first i layers), for O(1) splits."""
         return tuple(itertools.accumulate(self.dense, initial=0)), tuple(itertools.accumulate(self.exps, initial=0))
 
+    @functools.cached_property
+    def el_prefix(self) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        """Running sums of ``dense_el`` and ``exps_el``, as :attr:`prefix` (the speed model's splits)."""
+        return (tuple(itertools.accumulate(self.dense_el, initial=0)),
+                tuple(itertools.accumulate(self.exps_el, initial=0)))
+
     def output_bytes(self) -> int:
         """Bytes placed on the output layer's device, the tied head's duplicate included."""
         return self.out + (self.embd if self.tied else 0)
@@ -704,11 +710,25 @@ def _vocab_rows(key: tuple, quant: str) -> tuple[int, int] | None:
     return rows[0], rows[1]
 
 
+def stored_vocab_rows(key: tuple, quant: str) -> tuple[int, int] | None:
+    """:func:`_vocab_rows`, kept in the summary cache beside the summary (the seed ships them for
+    the built-in shapes): deriving a resized vocabulary's summary from a stored one then needs no
+    grouping of the stored shape's tensors. Raises SizeupError as :func:`_vocab_rows` does."""
+    from . import summary_cache
+
+    dkey = _disk_key(key, quant)
+    rows = summary_cache.get_rows(dkey)
+    if rows is False:
+        rows = _vocab_rows(key, quant)
+        summary_cache.put_rows(dkey, rows)
+    return rows
+
+
 def _join_family(fam: tuple, key: tuple, quant: str, ws: WeightSummary) -> None:
     if (fam, quant) in _FAMILY:
         return
     try:
-        rows = _vocab_rows(key, quant)
+        rows = stored_vocab_rows(key, quant)
     except SizeupError:
         return
     if rows is not None and rows[0] == ws.embd_row:
