@@ -133,6 +133,16 @@ def test_hardware_json_round_trip():
     assert Hardware.from_dict(d) == hw
 
 
+def test_bandwidth_probe_refuses_a_scan_that_skipped_data(monkeypatch):
+    """Every worker must read its chunk to the end (where the probe put the maximum): a reduction
+    that stops early, as a broken numpy build might, fails loudly rather than report a rate."""
+    import numpy as np
+
+    monkeypatch.setattr(np, "max", lambda c: float(c[: len(c) // 2].max()))
+    with pytest.raises(RuntimeError, match="wrong maximum"):
+        bw.measure_read_bandwidth(array_bytes=8 * 2**20, threads=2, budget_s=0.1)
+
+
 def test_bandwidth_measure_cache_and_remeasure(tmp_path):
     r = bw.measure_read_bandwidth(array_bytes=32 * 2**20, threads=2, budget_s=0.2)
     assert r.source == "measured" and r.threads == 2 and 3 <= len(r.runs_gbs) <= 5

@@ -87,7 +87,7 @@ def device_specs(hw: Any, n_threads: int | None = None, n_gpu_layers: int = 0, b
     BuildFeatures`); the SIMD width is what the *build* uses (a generic AVX2 wheel on an AVX-512
     CPU computes 256 bits at a time), else what the CPU has. The CPU's L3 (else L2) is the cache
     a model must fit in to run from cache."""
-    from ..estimate.speed import DeviceSpec, cpu_peak_flops
+    from ..estimate.speed import DeviceSpec, cpu_peak_flops, int8_dot_speedup
 
     if hw is None or not hw.cpu_bandwidth_gbs:
         return None, None
@@ -97,7 +97,8 @@ def device_specs(hw: Any, n_threads: int | None = None, n_gpu_layers: int = 0, b
         flops = cpu_peak_flops(cores, ASSUMED_CPU_GHZ, simd_bits=128, fma_units=4)
     else:
         bits = 512 if "avx512f" in feats else 256 if "avx2" in feats or "avx" in feats else 128
-        flops = cpu_peak_flops(cores, ASSUMED_CPU_GHZ, simd_bits=bits)
+        # quantized matmuls run on int8 dot products: VNNI builds go well past the fp32 peak
+        flops = cpu_peak_flops(cores, ASSUMED_CPU_GHZ, simd_bits=bits) * int8_dot_speedup(feats)
     cache_kb = getattr(hw.cpu, "l3_kb", None) or getattr(hw.cpu, "l2_kb", None) or 0
     cpu = DeviceSpec("cpu", hw.cpu_bandwidth_gbs * 1e9, flops, hw.cpu.model, cache_bytes=int(cache_kb) * 1024,
                      bandwidth_measured=getattr(hw, "bandwidth_source", "") in MEASURED_BANDWIDTH_SOURCES)

@@ -54,11 +54,12 @@ DECODE_BW_EFFICIENCY_GPU = 0.70
 # bandwidth given as a spec figure (``--cpu-bandwidth``, a unified-memory GPU's table entry).
 DECODE_BW_EFFICIENCY_CPU = 0.60
 # The same for a bandwidth *measured* on the machine (sizeup's read probe, already an achieved
-# figure, not a spec): llama.cpp's decode reads at 85-107% of it. Measured with llama-bench (2
-# threads, zero-weight Llama 3.2 1B/3B and 3.1 8B in Q4_K_M and Q8_0, AMD EPYC 2-core VM,
-# AVX2 build, Dec 2026): bytes per token x tg16 = 12.1-14.6 GB/s against a 13.6 GB/s probe, in
-# two sessions. 0.9 keeps the estimate on the slow side of that spread.
-DECODE_BW_EFFICIENCY_CPU_MEASURED = 0.90
+# figure, not a spec). Measured with llama-bench (2 threads, zero-weight Llama 3.2 1B/3B and 3.1
+# 8B in Q4_K_M and Q8_0, Dec 2026): on a 2-core AMD EPYC VM with an AVX2 build, bytes per token x
+# tg = 12.1-14.6 GB/s against a 13.6 GB/s probe (0.85-1.07 of it, two sessions); on a 2-core
+# AMD EPYC with AVX-512, 45-53 GB/s for the 8B models against a 42 GB/s probe (1.07-1.26, three
+# runs). 1.0 is the middle; calibrate_regimes fits each machine's own figure.
+DECODE_BW_EFFICIENCY_CPU_MEASURED = 1.0
 # Fraction of peak dense FLOP/s reached in prompt processing (pp512). GPUs: quantized matmul
 # kernels (MMQ, int8 tensor cores) against the fp16 tensor peak land around 0.4-0.6.
 PREFILL_FLOPS_EFFICIENCY_GPU = 0.45
@@ -109,6 +110,24 @@ CACHE_BW_SPEEDUP = 4.0
 CPU_PREFILL_UNREPACKED_FACTOR = 0.4
 CPU_PREFILL_UNREPACKED_FACTOR_AVX2 = 0.75
 
+# llama.cpp's quantized matmuls multiply int8 (the activations are quantized to Q8 blocks), and
+# 512-bit VNNI (vpdpbusd: 64 int8 multiply-adds per instruction against 16 fp32 FMAs) runs them
+# several times faster than the fp32 FMA peak the CPU's FLOP/s is counted in. Measured with
+# benchmarks/scale_validation.py (llama-bench, zero-weight Llama 3.2 1B/3B and 3.1 8B in Q4_K_M
+# and Q8_0, Qwen1.5-MoE Q4_K_M): measured / modelled prefill was 3.0-3.7 on a 2-core AMD EPYC
+# (AVX-512 + VNNI build, Dec 2026) and ~3.3 for the Q8_0 models on a 1-thread AMX Xeon (Nov
+# 2026); decode of the 8B Q4_K_M reached 129 GFLOP/s on the EPYC, above the fp32-based ceiling.
+# 3.0 is the low end. Builds without 512-bit VNNI keep 1: the AVX2 EPYC measured 0.8-1.4x the
+# model without it (256-bit AVX-VNNI alone is not measured).
+CPU_INT8_DOT_SPEEDUP_AVX512_VNNI = 3.0
+
+
+def int8_dot_speedup(features) -> float:
+    """How much faster than the fp32 FMA peak a build with these CPU features runs llama.cpp's
+    quantized dot products (see CPU_INT8_DOT_SPEEDUP_AVX512_VNNI)."""
+    feats = set(features or ())
+    return CPU_INT8_DOT_SPEEDUP_AVX512_VNNI if {"avx512f", "avx512_vnni"} <= feats else 1.0
+
 
 def unrepacked_factor(build) -> float:
     """Prefill rate of weights the build does not repack, relative to repacked ones (see above)."""
@@ -124,7 +143,7 @@ class DeviceSpec:
 
     kind: str  # "gpu" | "cpu"
     bandwidth: float  # bytes/s, spec (e.g. 1008e9 for an RTX 4090)
-    flops: float  # peak dense FLOP/s: fp16 tensor for GPUs, fp32 SIMD FMA for CPUs
+    flops: float  # peak dense FLOP/s: fp16 tensor for GPUs; for CPUs fp32 SIMD FMA x int8_dot_speedup
     name: str = ""
     cache_bytes: int = 0  # last-level cache (CPU): a model reading less per token runs from cache
     # True when ``bandwidth`` was measured on this machine (an achieved read rate), False for a
