@@ -26,6 +26,12 @@ per-GPU total, and tg/pp next to the speed model with the probed GPU. Not run on
 machine (no GPU). Usage::
 
     PYTHONPATH=src python3 benchmarks/scale_validation.py [--threads 2] [--only 1b,8b] [--gpu]
+        [--save run.json] [--replay run.json]
+
+``--save`` writes the measurements (both benches, the probed bandwidth) to a JSON file;
+``--replay`` predicts them again with the current model instead of measuring (same machine and
+engine: the build's features are read from the installed llama.cpp), so a model change can be
+scored against earlier runs' measurements.
 """
 
 from __future__ import annotations
@@ -147,17 +153,30 @@ def main() -> int:
     ap.add_argument("--only", help="comma-separated keys of the sparse models (default: all)")
     ap.add_argument("--gpu", action="store_true", help="also full and partial GPU offload (NVIDIA, CUDA build)")
     ap.add_argument("--dir", help="where to write the sparse models (default: a temporary directory)")
+    ap.add_argument("--save", help="write the measurements to this JSON file")
+    ap.add_argument("--replay", help="predict the measurements of a --save file again instead of measuring")
     args = ap.parse_args()
+    if args.gpu and args.replay:
+        ap.error("--gpu measures; it cannot be replayed")
+    replay = json.loads(Path(args.replay).read_text()) if args.replay else None
 
     from llama_tools import default_cmake_args, ensure_tools
     from sizeup.testing.sparse_gguf import write_catalog_model
     from sizeup.testmodels import fetch
 
-    tools = ensure_tools(cmake_args=default_cmake_args() + (" -DGGML_CUDA=ON" if args.gpu else ""))
-    bench_exe = tools["llama-bench"]
-    hw = probe_hardware(remeasure=True)  # bandwidth measured now, on the machine as it is for the runs
+    if replay is None:
+        tools = ensure_tools(cmake_args=default_cmake_args() + (" -DGGML_CUDA=ON" if args.gpu else ""))
+        bench_exe = tools["llama-bench"]
+        hw = probe_hardware(remeasure=True)  # bandwidth measured now, on the machine as it is for the runs
+    else:  # the bandwidth the recorded runs were predicted with
+        hw = probe_hardware(bandwidth="off")
+        hw = type(hw)(**{**hw.__dict__, "cpu_bandwidth_gbs": float(replay["bandwidth_gbs"]),
+                         "bandwidth_source": "measured"})
+        args.threads = int(replay["threads"])
     build = installed_build_features()
     only = set(args.only.split(",")) if args.only else None
+    if replay is not None:
+        only = (only or set(replay["models"])) & set(replay["models"])
     tmp = tempfile.TemporaryDirectory(prefix="scale-") if not args.dir else None
     d = Path(args.dir or tmp.name)
     d.mkdir(parents=True, exist_ok=True)
@@ -183,6 +202,15 @@ def main() -> int:
         # minutes, and the calibration points and the peer run minutes apart
         m["p"], m["n"], m["r"] = (32, 8, 2) if big else (64, 16, 3)
         m["desc"] = describe_gguf(m["path"])
+        if replay is not None:
+            rec = replay["models"][key]
+            m["p"], m["n"], m["r"] = rec["p"], rec["n"], rec["r"]
+            cfg = BenchConfig(n_prompt=m["p"], n_gen=m["n"], reps=m["r"], n_threads=args.threads,
+                              n_ctx=m["p"] + m["n"], n_gpu_layers=0, use_mmap=m["mmap"])
+            m["sizeup"] = {**rec["sizeup"], "cfg": cfg}
+            if not m["calib_only"]:
+                m["llama"] = rec["llama"]
+            continue
         t0 = time.monotonic()
         m["sizeup"] = sizeup_bench(m["path"], m["p"], m["n"], m["r"], args.threads, m["mmap"])
         print(f"[{key}] sizeup bench: tg {m['sizeup']['tg']:.2f} pp {m['sizeup']['pp']:.2f} tok/s "
@@ -193,6 +221,13 @@ def main() -> int:
         m["llama"] = llama_bench(bench_exe, m["path"], m["p"], m["n"], m["r"], args.threads, m["mmap"])
         print(f"[{key}] llama-bench: tg {m['llama']['tg']:.2f} pp {m['llama']['pp']:.2f} tok/s, peak RSS "
               f"{m['llama']['rss'] / GIB:.2f} GiB ({time.monotonic() - t0:.0f} s)", file=sys.stderr, flush=True)
+
+    if args.save:
+        Path(args.save).write_text(json.dumps({
+            "machine": hw.cpu.model, "bandwidth_gbs": hw.cpu_bandwidth_gbs, "threads": args.threads,
+            "build": sorted(build.features) if build else None,
+            "models": {k: {"p": m["p"], "n": m["n"], "r": m["r"], "sizeup": {"tg": m["sizeup"]["tg"], "pp": m["sizeup"]["pp"]},
+                           **({"llama": m["llama"]} if "llama" in m else {})} for k, m in models.items()}}, indent=1))
 
     # predictions: uncalibrated, and calibrated on the other families' sizeup-bench runs
     for key, m in models.items():
