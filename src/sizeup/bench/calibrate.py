@@ -30,7 +30,7 @@ MEASURED_BANDWIDTH_SOURCES = ("measured", "cached")
 # The speed model's version, stored with each calibration point: points record the roofline's
 # parts (memory and compute seconds per token) of the model that predicted them, and a fit on
 # parts from another version would mix scales. Bump it when the model's constants or terms change.
-SPEED_MODEL_VERSION = 2
+SPEED_MODEL_VERSION = 3  # 3: probe by max reduction, measured-bandwidth efficiency 1.0, VNNI int8 speed-up
 # Fewer points than this and the fit would chase noise: no calibration is reported.
 MIN_POINTS = 1
 MAX_POINTS = 200  # the most recent points used in one fit
