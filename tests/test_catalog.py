@@ -64,7 +64,7 @@ def test_coverage_spans_small_to_very_large_dense_and_moe():
                 "glm4.5", "falcon3", "internlm2.5", "granite3.3", "kimi-k2",
                 # 2025-2026 families, hybrid and recurrent ones included
                 "qwen3-vl", "qwen3-next", "qwen3.5", "qwen3.6", "minimax-m2", "nemotron-h", "nemotron-3", "lfm2",
-                "apertus", "exaone4", "ministral3", "magistral", "jamba", "intellect-3"):
+                "apertus", "exaone4", "ministral3", "magistral", "jamba", "intellect-3", "rwkv7", "gemma3n"):
         assert fam in families, fam
 
 
@@ -449,3 +449,32 @@ def test_refresh_detects_drift_and_rewrites_against_a_local_hub(tmp_path):
         assert r.returncode == 0 and "no drift" in r.stdout, r.stdout + r.stderr
     finally:
         server.shutdown()
+
+
+def test_pure_recurrent_rwkv7_entries_keep_a_fixed_state():
+    from sizeup.estimate.config import RunConfig
+    from sizeup.estimate.memory import estimate_memory
+
+    md = catalog.describe_entry(_by_id("fla-hub/rwkv7-2.9B-g1"))
+    assert md.arch.name == "rwkv7" and md.arch.n_attention_layers == 0 and md.arch.n_recurrent_layers == 32
+    small, big = (estimate_memory(md, RunConfig(n_ctx=n)) for n in (4096, 131072))
+    # no KV cache at any context; per layer and sequence an F32 token shift (2 x n_embd) and WKV state
+    # (n_embd x head_size), as llama_memory_recurrent allocates them
+    assert small.kv == big.kv == 0
+    assert small.recurrent == big.recurrent == 32 * (2 * 2560 + 2560 * 64) * 4
+
+
+def test_gemma3n_entries_count_the_per_layer_embeddings_and_share_the_kv_cache():
+    from sizeup.estimate.config import RunConfig
+    from sizeup.estimate.memory import estimate_memory
+
+    e2b, e4b = (catalog.describe_entry(_by_id(t)) for t in ("gemma3n:e2b", "gemma3n:e4b"))
+    for md, n_layer, ple_rows in ((e2b, 30, 30 * 256), (e4b, 35, 35 * 256)):
+        assert md.arch.name == "gemma3n" and md.arch.n_layer == n_layer
+        # the text GGUF's tensors: both embedding tables padded to the 262400-token vocabulary
+        assert md.params.embedding == 262400 * (2048 + ple_rows)
+        est = estimate_memory(md, RunConfig(n_ctx=32768))
+        # only the first 20 layers hold K/V: 4 global layers of 32768 cells, 16 of 1024 (window 512)
+        assert est.kv == (4 * 32768 + 16 * 1024) * 2 * 512 * 2
+    assert e2b.params.total - e2b.params.embedding == pytest.approx(1.9e9, rel=0.01)  # the "E2B" in its name
+    assert e4b.params.total - e4b.params.embedding == pytest.approx(4.0e9, rel=0.01)

@@ -404,10 +404,17 @@ def test_olmo2_window_only_when_declared_and_mamba1():
 
 
 def test_pure_recurrent_rwkv():
-    kv = base_kv("rwkv7", 4, **{"wkv.head_size": 64, "attention.head_count": 0, "attention.head_count_kv": 0})
+    lora = {"attention.decay_lora_rank": 64, "attention.iclr_lora_rank": 64,
+            "attention.value_residual_mix_lora_rank": 32, "attention.gate_lora_rank": 128}
+    kv = base_kv("rwkv7", 4, **{"wkv.head_size": 64, "attention.head_count": 0, "attention.head_count_kv": 0}, **lora)
     a = architecture_from_gguf(kv)
     assert a.layer_kinds == (LAYER_RECURRENT,) * 4 and a.ssm.kind == "rwkv7"
     assert a.ssm.n_head == 512 // 64 and a.ssm.token_shift_count == 2
+    assert (a.extra["rwkv_lora_decay"], a.extra["rwkv_lora_iclr"], a.extra["rwkv_lora_value_res_mix"],
+            a.extra["rwkv_lora_gate"]) == (64, 64, 32, 128)
+    # src/models/rwkv7.cpp reads the decay, ICLR and value-mix ranks as required keys
+    with pytest.raises(BadModelFile, match="iclr_lora_rank"):
+        architecture_from_gguf({k: v for k, v in kv.items() if not k.endswith("iclr_lora_rank")})
     with pytest.raises(BadModelFile, match="wkv.head_size"):
         architecture_from_gguf(base_kv("rwkv6", 4, **{"attention.head_count": 0}))
 

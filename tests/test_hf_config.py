@@ -344,14 +344,20 @@ _VALUES = st.one_of(st.none(), st.booleans(), st.integers(-3, 70), st.integers(0
        st.dictionaries(st.sampled_from(_KEYS), _VALUES, max_size=4))
 def test_mutated_configs_are_total(base, changes):
     """Any mutation of a real config yields a valid Architecture or one SizeupError line."""
-    cfg = dict(base, **changes)
+    a = _valid_or_one_line(dict(base, **changes))
+    if a is not None:
+        assert a.n_layer >= 1 and len(a.n_head) == a.n_layer
+
+
+def _valid_or_one_line(cfg: dict):
+    """The validated Architecture of ``cfg``, or None after checking its refusal is one line."""
     try:
         a = architecture_from_hf_config(cfg)
     except SizeupError as e:
         assert "\n" not in str(e)
-        return
+        return None
     a.validate()
-    assert a.n_layer >= 1 and len(a.n_head) == a.n_layer
+    return a
 
 
 # --- cross-check against llama.cpp's own conversion of the same models (the real test GGUFs) ---
@@ -384,3 +390,115 @@ def test_matches_llama_cpp_conversion(cfg, fixture, request):
 
     from_gguf = describe_gguf(request.getfixturevalue(fixture)).arch
     assert _comparable(architecture_from_hf_config(cfg)) == _comparable(from_gguf)
+
+
+# --- RWKV-7 (pure recurrent; conversion/rwkv.py Rwkv7Model is the reference) ----------------------
+RWKV7_WORLD3_15B = {  # RWKV/RWKV7-Goose-World3-1.5B-HF as a public test fixture quotes it (see the catalog entry)
+    "model_type": "rwkv7", "hidden_size": 2048, "num_hidden_layers": 24, "head_dim": 64, "vocab_size": 65536,
+    "norm_eps": 1e-5, "intermediate_size": 8192, "hidden_ratio": 4.0, "decay_low_rank_dim": 96,
+    "a_low_rank_dim": 96, "v_low_rank_dim": 64, "gate_low_rank_dim": 256, "tie_word_embeddings": False,
+}
+_RWKV7_RANKS = ("rwkv_lora_decay", "rwkv_lora_iclr", "rwkv_lora_value_res_mix", "rwkv_lora_gate")
+
+
+def test_rwkv7_all_recurrent_with_a_channel_mix():
+    from sizeup.estimate.kv_cache import recurrent_rows
+
+    a = architecture_from_hf_config(RWKV7_WORLD3_15B)
+    assert a.name == "rwkv7" and a.n_recurrent_layers == 24 and a.n_head_max == 0 and a.n_head_kv_max == 0
+    assert a.n_ff == (8192,) * 24 and not a.tie_embeddings and a.head_dim_k == 0
+    assert a.ssm.kind == "rwkv7" and (a.ssm.head_size, a.ssm.n_head, a.ssm.token_shift_count) == (64, 32, 2)
+    assert [a.extra[k] for k in _RWKV7_RANKS] == [96, 96, 64, 256]
+    assert a.n_ctx_train == 1 << 20  # the converter writes 1048576 whatever the config says
+    # llama_hparams::n_embd_r (token shift: 2 x n_embd) and n_embd_s (WKV: n_embd x head_size)
+    assert recurrent_rows(a) == (2 * 2048, 2048 * 64)
+
+
+@pytest.mark.parametrize("hidden,ranks", [
+    (768, [64, 64, 32, 128]),  # conversion/rwkv.py calc_lora_rank(h, 0.5, 1.8), (0.5, 1.8), (0.5, 1.3), (0.8, 0.6)
+    (2048, [96, 96, 64, 256]),
+    (4096, [128, 128, 96, 480]),
+])
+def test_rwkv7_null_low_rank_sizes_follow_the_converter(hidden, ranks):
+    cfg = dict(RWKV7_WORLD3_15B, hidden_size=hidden, intermediate_size=None, max_position_embeddings=4096,
+               decay_low_rank_dim=None, a_low_rank_dim=None, v_low_rank_dim=None, gate_low_rank_dim=None)
+    a = architecture_from_hf_config(cfg)
+    assert [a.extra[k] for k in _RWKV7_RANKS] == ranks
+    assert a.n_ff[0] == 4 * hidden  # the converter's default channel-mix width
+    assert a.n_ctx_train == 1 << 20 and a.extra["hf_max_position_embeddings"] == 4096
+
+
+def test_rwkv7_fla_hub_key_names_and_bad_values():
+    fla = {k: v for k, v in RWKV7_WORLD3_15B.items() if not k.endswith("low_rank_dim")}
+    fla.update(lora_rank_decay=32, lora_rank_iclr=64, lora_rank_value_residual_mix=None, lora_rank_gate=160)
+    a = architecture_from_hf_config(fla)
+    assert [a.extra[k] for k in _RWKV7_RANKS] == [32, 64, 64, 160]  # a null one: the formula
+    for bad, word in ((dict(RWKV7_WORLD3_15B, head_dim=48), "does not divide"),
+                      (dict(RWKV7_WORLD3_15B, a_low_rank_dim=0), "outside"),
+                      (dict(RWKV7_WORLD3_15B, gate_low_rank_dim="big"), "integer")):
+        with pytest.raises(SizeupError) as e:
+            architecture_from_hf_config(bad)
+        assert word in str(e.value) and "\n" not in str(e.value)
+
+
+# --- Gemma 3n (conversion/gemma.py Gemma3NModel and src/models/gemma3n.cpp are the reference) ------
+GEMMA3N_E2B = {  # google/gemma-3n-E2B-it's text_config as transformers' convert_gemma3n_weights.py builds it
+    "model_type": "gemma3n", "architectures": ["Gemma3nForConditionalGeneration"], "text_config": {
+        "model_type": "gemma3n_text", "hidden_size": 2048, "num_hidden_layers": 30, "intermediate_size": [8192] * 30,
+        "num_attention_heads": 8, "num_key_value_heads": 2, "head_dim": 256, "vocab_size": 262400,
+        "vocab_size_per_layer_input": 262144, "hidden_size_per_layer_input": 256, "num_kv_shared_layers": 10,
+        "laurel_rank": 64, "altup_num_inputs": 4, "sliding_window": 512, "max_position_embeddings": 32768,
+        "layer_types": ["full_attention" if (i + 1) % 5 == 0 else "sliding_attention" for i in range(30)]}}
+
+
+def test_gemma3n_matches_llama_cpp_conversion(tmp_path):
+    """A Gemma 3n config.json and the GGUF llama.cpp loads for the same sizes give one Architecture."""
+    from sizeup.formats.gguf_model import describe_gguf
+    from sizeup.testing.synthetic_gguf import synthetic_params, write_synthetic
+
+    p = synthetic_params("gemma3n")
+    n = p["n_layer"]
+    text = dict(GEMMA3N_E2B["text_config"], hidden_size=p["n_embd"], num_hidden_layers=n, intermediate_size=[p["n_ff"]] * n,
+                num_attention_heads=p["n_head"], num_key_value_heads=p["n_head_kv"], head_dim=p["head_dim"],
+                vocab_size=p["n_vocab"], num_kv_shared_layers=n - 20, sliding_window=p["sliding_window"],
+                max_position_embeddings=p["n_ctx"], layer_types=GEMMA3N_E2B["text_config"]["layer_types"][:n])
+    from_gguf = describe_gguf(write_synthetic(tmp_path / "g.gguf", "gemma3n")).arch
+    assert _comparable(architecture_from_hf_config(dict(GEMMA3N_E2B, text_config=text))) == _comparable(from_gguf)
+
+
+def test_gemma3n_kv_sharing_and_sliding_layers():
+    from sizeup.estimate.kv_cache import has_kv, kv_cache_bytes
+
+    for n_layer, shared, ff in ((30, 10, 8192), (35, 15, 16384)):  # E2B, E4B
+        text = dict(GEMMA3N_E2B["text_config"], num_hidden_layers=n_layer, num_kv_shared_layers=shared,
+                    intermediate_size=[ff] * n_layer, layer_types=None)  # null: transformers' default pattern
+        a = architecture_from_hf_config(dict(GEMMA3N_E2B, text_config=text))
+        assert a.name == "gemma3n" and a.n_ff == (ff,) * n_layer and a.tie_embeddings and a.n_vocab == 262400
+        assert a.swa_window == 512 and a.swa_pattern == "4 sliding : 1 global (period 5)"
+        # llama.cpp: the first 20 layers own a cache (4 global, 16 sliding); the rest reuse layers 18/19
+        assert [il for il in range(n_layer) if has_kv(a, il)] == list(range(20)) and "kv_share_note" not in a.extra
+        # 8192 tokens, F16: 4 x 8192 cells + 16 x 1024 cells (512 window + 512 batch), K and V of 2 x 256 each
+        assert kv_cache_bytes(a, 8192) == (4 * 8192 + 16 * 1024) * 2 * 512 * 2
+
+
+def test_gemma3n_values_llama_cpp_cannot_load_are_refused():
+    for key, value, word in (("altup_num_inputs", 2, "fixes it at 4"), ("laurel_rank", 32, "fixes it at 64"),
+                             ("hidden_size_per_layer_input", 128, "fixes it at 256"),
+                             ("intermediate_size", [8192] * 29, "30 layers"), ("intermediate_size", [8192] * 29 + [0], "positive")):
+        with pytest.raises(SizeupError) as e:
+            architecture_from_hf_config(dict(GEMMA3N_E2B, text_config=dict(GEMMA3N_E2B["text_config"], **{key: value})))
+        assert word in str(e.value) and "\n" not in str(e.value)
+    # a sharing count other than llama.cpp's fixed first shared layer (20) is noted, and llama.cpp's rule kept
+    a = architecture_from_hf_config(dict(GEMMA3N_E2B, text_config=dict(GEMMA3N_E2B["text_config"], num_kv_shared_layers=5)))
+    assert "layer 25" in a.extra["kv_share_note"]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.dictionaries(st.sampled_from(sorted(GEMMA3N_E2B["text_config"]) + ["sliding_window_pattern"]), _VALUES, max_size=4))
+def test_mutated_gemma3n_configs_are_total(changes):
+    """Any mutation of the Gemma 3n text_config yields a valid Architecture or one SizeupError line."""
+    a = _valid_or_one_line(dict(GEMMA3N_E2B, text_config=dict(GEMMA3N_E2B["text_config"], **changes)))
+    if a is not None:
+        from sizeup.layout import count_params
+
+        assert count_params(a) > 0

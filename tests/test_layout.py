@@ -164,7 +164,7 @@ def test_bad_architectures_raise_one_line_errors():
 # --- every architecture family, against tiny files llama.cpp loads ----------------------------
 
 @pytest.mark.parametrize("family", ["llama", "qwen3", "qwen3moe", "deepseek2", "deepseek32", "gemma2", "gemma3", "gpt-oss", "jamba",
-                                    "mamba2", "granitehybrid"])
+                                    "mamba2", "granitehybrid", "rwkv7", "gemma3n"])
 def test_layout_equals_synthetic_model(family, tmp_path):
     from sizeup.formats.gguf_model import architecture_from_gguf
     from sizeup.testing.synthetic_gguf import write_synthetic
@@ -315,3 +315,105 @@ def test_blocks_shared_by_layer_facts_equal_each_block_built_alone():
             alone = _block(a, traits(a), i, first_nextn)
             assert [(f"blk.{i}.{s}", sh) for s, sh in roles] == alone, (a.name, i)
     assert len(archs) > 100
+
+
+# --- RWKV-7: a pure recurrent family with its own block layout ----------------------------------
+
+def _rwkv7_config(p):
+    """A config.json in the RWKV/ HF repositories' format (fla-hub's key names) with ``p``'s sizes."""
+    return {"model_type": "rwkv7", "hidden_size": p["n_embd"], "num_hidden_layers": p["n_layer"],
+            "head_dim": p["head_size"], "intermediate_size": p["n_ff"], "decay_low_rank_dim": p["lora_decay"],
+            "a_low_rank_dim": p["lora_iclr"], "v_low_rank_dim": p["lora_value_res_mix"],
+            "gate_low_rank_dim": p["lora_gate"], "vocab_size": p["n_vocab"], "tie_word_embeddings": False}
+
+
+def test_rwkv7_config_predicts_the_tensors_llama_cpp_loads(tmp_path):
+    """config.json -> Architecture -> tensor inventory equals, name by name and shape by shape, a
+    file llama.cpp loads and runs; llama.cpp's own parameter count equals the predicted one."""
+    from sizeup.formats.hf_config import architecture_from_hf_config
+    from sizeup.llamacpp.child import call_in_child
+    from sizeup.testing.synthetic_gguf import synthetic_params, write_synthetic
+
+    p = synthetic_params("rwkv7")
+    arch = architecture_from_hf_config(_rwkv7_config(p))
+    path = write_synthetic(tmp_path / "rwkv7.gguf", "rwkv7")
+    g = read_gguf(path)
+    assert dict(predict_tensors(arch)) == {t.name: tuple(t.shape) for t in g.tensors}
+    view = call_in_child("sizeup.testing.llama_views:model_view", {"path": str(path)}, timeout=300)
+    assert view["recurrent"] and view["n_params"] == count_params(arch)
+
+
+def test_rwkv7_block_shapes():
+    from sizeup.formats.hf_config import architecture_from_hf_config
+
+    cfg = {  # RWKV/RWKV7-Goose-World3-1.5B-HF (the catalog entry's config)
+        "model_type": "rwkv7", "hidden_size": 2048, "num_hidden_layers": 24, "head_dim": 64, "intermediate_size": 8192,
+        "decay_low_rank_dim": 96, "a_low_rank_dim": 96, "v_low_rank_dim": 64, "gate_low_rank_dim": 256,
+        "vocab_size": 65536, "tie_word_embeddings": False,
+    }
+    arch = _from_config(cfg)
+    t = dict(predict_tensors(arch))
+    assert t["token_embd_norm.bias"] == (2048,) and t["output_norm.bias"] == (2048,) and t["output.weight"] == (2048, 65536)
+    # layer 0's value-mix projections are dummies with the ICLR rank; later layers use their own rank
+    assert t["blk.0.time_mix_v1.weight"] == (2048, 96) and t["blk.1.time_mix_v1.weight"] == (2048, 64)
+    assert t["blk.1.time_mix_w1.weight"] == (2048, 96) and t["blk.1.time_mix_g2.weight"] == (256, 2048)
+    assert t["blk.1.time_mix_lerp_fused.weight"] == (2048, 1, 1, 6)
+    assert t["blk.1.channel_mix_key.weight"] == (2048, 8192) and t["blk.1.channel_mix_value.weight"] == (8192, 2048)
+    assert not any("attn_q" in n or "ffn_" in n for n in t)
+    # 4 E^2 (r, k, v, output) + 2 E n_ff + the low-rank pairs + 19 vectors of E per layer; embeddings and head
+    E, L = 2048, 24
+    per_layer = 4 * E * E + 2 * E * 8192 + 2 * E * (96 + 96 + 256) + 19 * E
+    expected = L * per_layer + 2 * E * 96 + (L - 1) * 2 * E * 64 + 2 * E * 65536 + 4 * E
+    assert count_params(arch) == expected
+    assert abs(count_params(arch) - 1.5e9) / 1.5e9 < 0.03  # the "1.5B" of its name
+
+
+# --- Gemma 3n: AltUp, LAuReL and per-layer embeddings beside Gemma 3's block ----------------------
+
+def gemma3n_config(p, intermediate_as_list: bool = True):
+    """A config.json in the published Gemma 3n format (wrapper + text_config, intermediate_size
+    once per layer) with the sizes of the synthetic-GGUF parameters ``p``."""
+    n = p["n_layer"]
+    return {"model_type": "gemma3n", "architectures": ["Gemma3nForConditionalGeneration"], "text_config": {
+        "model_type": "gemma3n_text", "hidden_size": p["n_embd"], "num_hidden_layers": n,
+        "intermediate_size": [p["n_ff"]] * n if intermediate_as_list else p["n_ff"],
+        "num_attention_heads": p["n_head"], "num_key_value_heads": p["n_head_kv"], "head_dim": p["head_dim"],
+        "vocab_size": p["n_vocab"], "vocab_size_per_layer_input": p["n_vocab"], "hidden_size_per_layer_input": 256,
+        "num_kv_shared_layers": n - 20, "laurel_rank": 64, "altup_num_inputs": 4, "sliding_window": p["sliding_window"],
+        "layer_types": ["full_attention" if (i + 1) % 5 == 0 else "sliding_attention" for i in range(n)],
+        "max_position_embeddings": p["n_ctx"], "tie_word_embeddings": True}}
+
+
+def test_gemma3n_config_predicts_the_tensors_llama_cpp_loads(tmp_path):
+    """config.json -> Architecture -> tensor inventory equals, name by name and shape by shape, a
+    file llama.cpp loads and runs; llama.cpp's own parameter count equals the predicted one."""
+    from sizeup.llamacpp.child import call_in_child
+    from sizeup.testing.synthetic_gguf import synthetic_params, write_synthetic
+
+    p = synthetic_params("gemma3n")
+    arch = _from_config(gemma3n_config(p))
+    path = write_synthetic(tmp_path / "gemma3n.gguf", "gemma3n")
+    assert dict(predict_tensors(arch)) == {t.name: tuple(t.shape) for t in read_gguf(path).tensors}
+    view = call_in_child("sizeup.testing.llama_views:model_view", {"path": str(path)}, timeout=300)
+    assert view["n_params"] == count_params(arch) and view["n_swa"] == p["sliding_window"]
+    assert _from_config(gemma3n_config(p, intermediate_as_list=False)) == arch  # one width or one per layer
+
+
+def test_gemma3n_released_shapes():
+    """google/gemma-3n-E2B-it's text model (the catalog entry's config): every tensor family
+    src/models/gemma3n.cpp creates, with llama.cpp's fixed AltUp 4 / LAuReL 64 / 256 per-layer sizes."""
+    cfg = {"model_type": "gemma3n", "text_config": {
+        "model_type": "gemma3n_text", "hidden_size": 2048, "num_hidden_layers": 30, "intermediate_size": [8192] * 30,
+        "num_kv_shared_layers": 10, "vocab_size": 262400}}
+    arch = _from_config(cfg)
+    t = dict(predict_tensors(arch))
+    E, V, L = 2048, 262400, 30
+    assert t["per_layer_token_embd.weight"] == (256 * L, V) and t["per_layer_model_proj.weight"] == (E, 256 * L)
+    assert t["altup_proj.weight"] == t["altup_unembd_proj.weight"] == (E, E, 3)
+    assert t["blk.29.altup_predict_coef.weight"] == (4, 16) and t["blk.29.laurel_l.weight"] == (E, 64)
+    assert t["blk.25.attn_k.weight"] == (E, 512)  # KV-shared layers keep their (unused) K/V projections
+    assert "output.weight" not in t
+    per_layer = (2 * E * 2048 + 2 * E * 512 + 3 * E * 8192  # attention, FFN
+                 + 2 * E * 256 + 2 * E * 64 + E * 4 + 16 + 64  # per-layer input gate/proj, LAuReL, AltUp router/coefs
+                 + 8 * E + 2 * 256)  # eight norms / scales of E (incl. AltUp's), the q/k norms
+    assert count_params(arch) == L * per_layer + E * V + 256 * L * V + E * 256 * L + 2 * 3 * E * E + 256 + E

@@ -91,7 +91,8 @@ def _setup(mid: str, quant: str, vram: int, ram: int = 64 << 30, ctx: int = 8192
 
 
 @pytest.mark.parametrize("mid,quant", [("Qwen/Qwen2.5-14B-Instruct", "Q4_K_M"), ("Qwen/Qwen3-30B-A3B", "Q6_K"),
-                                       ("google/gemma-3-4b-it", "Q8_0")])  # gemma: tied head
+                                       ("google/gemma-3-4b-it", "Q8_0"),  # gemma: tied head
+                                       ("google/gemma-3n-E2B-it", "Q4_K_M")])  # tied, with a per-layer input table
 def test_full_and_cpu_totals_match_the_memory_model(mid, quant):
     m, ws, cfg, host, gpu, b = _setup(mid, quant, 80 << 30)
     ts = predict_tensors(m.arch, quant)
@@ -257,3 +258,21 @@ def test_estimate_cli_prints_the_command(smollm2_path):
                         "--no-table", "--json"], capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["command"]["llama_cpp_argv"][1:3] == ["-hf", "ggml-org/gpt-oss-20b-GGUF"]
+
+
+def test_input_lookup_tables_are_read_a_row_per_token():
+    """Gemma 3n's per-layer embedding table (a third of its bytes) is gathered a row per token, as
+    token_embd is: both speed paths read and multiply the same, and decode does not stream it."""
+    m = describe_entry(get_entry("google/gemma-3n-E4B-it"))
+    ts = predict_tensors(m.arch, "Q4_K_M")
+    ws = summarize(ts, m.arch, "Q4_K_M")
+    table = next(t for t in ts if t.name == "per_layer_token_embd.weight")
+    assert table.n_bytes > 0.25 * ws.total
+    cpu = DeviceSpec("cpu", 80e9, 1e12)
+    ref = estimate_speed(ts, m.arch, cpu=cpu)
+    fast = plan_speed(ws, m.arch, cpu, None, 0)
+    assert fast.decode_tps == pytest.approx(ref.decode_tps, rel=0.02)
+    assert fast.prefill_tps == pytest.approx(ref.prefill_tps, rel=0.05)
+    # every other weight once (the tied head: token_embd whole), plus one row of each input table
+    assert ref.bytes_per_token["cpu"] == pytest.approx(ws.total - table.n_bytes + table.n_bytes / table.shape[-1]
+                                                       + ws.embd_row, rel=1e-9)

@@ -43,6 +43,8 @@ def test_every_arch_loads_and_runs_in_llama_cpp(tmp_path, arch):
     ("deepseek2", {"q_lora_rank": 0, "n_layer": 26, "n_dense_lead": 3, "n_embd": 128, "n_expert": 4, "n_ff_exp": 64}),  # "lite": no q LoRA
     ("gemma3", {"n_layer": 7, "sliding_window": 32}),
     ("granitehybrid", {"attn_layers": (0,), "n_layer": 3}),
+    ("rwkv7", {"dtype": "Q8_0", "n_layer": 2, "n_embd": 512, "head_size": 128}),  # 4 heads of 128
+    ("gemma3n", {"n_layer": 12, "sliding_window": 32}),  # fewer layers than llama.cpp's first shared one: no sharing
 ])
 def test_overrides_still_load(tmp_path, arch, overrides):
     path = write_synthetic(tmp_path / "m.gguf", arch, **overrides)
@@ -96,4 +98,6 @@ def test_vocab_and_parameter_validation(tmp_path):
         write_synthetic(tmp_path / "x.gguf", "llama", n_head_kv=3)
     with pytest.raises(ValueError, match="d_inner == 2"):
         write_synthetic(tmp_path / "x.gguf", "granitehybrid", d_inner=256)
+    with pytest.raises(ValueError, match="multiple of head_size"):
+        write_synthetic(tmp_path / "x.gguf", "rwkv7", head_size=96)
     assert not (tmp_path / "x.gguf").exists()

@@ -43,6 +43,9 @@ with the same key. The traits:
 ``mla_indexer``   DeepSeek sparse attention's lightning indexer beside MLA in every block
                   (DeepSeek-V3.2): ``indexer.*`` tensors sized by ``extra["indexer_n_head"]`` and
                   ``extra["indexer_head_dim"]``
+``token_embd_norm`` a LayerNorm with bias right after the token embeddings (RWKV-7)
+``altup``         Gemma 3n's AltUp, LAuReL and per-layer-embedding tensors (src/models/gemma3n.cpp),
+                  sized by llama.cpp's fixed values (:mod:`sizeup.data.fixed_hparams`)
 
 Unknown architecture names get the llama-like defaults, which are right for the many
 llama-derived families (mistral, granite, smollm3, ...).
@@ -52,6 +55,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .data.fixed_hparams import GEMMA3N
 from .errors import SizeupError
 from .limits import MAX_DIM_SIZE, MAX_LAYERS
 from .model import LAYER_RECURRENT, Architecture
@@ -82,6 +86,8 @@ _DEFAULT_TRAITS: dict[str, Any] = {
     "attn_q_gate": False,
     "shexp_gate": False,
     "mla_indexer": False,
+    "token_embd_norm": False,
+    "altup": False,
 }
 
 # Per llama.cpp architecture; source: src/models/<arch>.cpp load_arch_tensors and the HF
@@ -97,6 +103,9 @@ ARCH_TRAITS: dict[str, dict[str, Any]] = {
     "qwen3moe": {"qk_norm": "head"},
     "gemma2": {"post_norms": True, "always_tied": True},
     "gemma3": {"post_norms": True, "qk_norm": "head"},
+    # src/models/gemma3n.cpp: Gemma 3's block (every layer keeps attn_k/attn_v, even those that
+    # reuse an earlier layer's KV cache) plus AltUp, LAuReL and the per-layer embeddings.
+    "gemma3n": {"post_norms": True, "qk_norm": "head", "altup": True},
     "phi3": {"fused_qkv": True, "ffn_kind": "fused_up"},
     "starcoder2": {"bias_qkv": True, "bias_o": True, "bias_ffn": True, "norm_bias": True, "ffn_kind": "plain"},
     "olmo2": {"pre_norm": False, "ffn_norm": False, "post_norms": True, "qk_norm": "full"},
@@ -131,6 +140,9 @@ ARCH_TRAITS: dict[str, dict[str, Any]] = {
     "seed_oss": {"bias_qkv": True},
     "hunyuan-dense": {"qk_norm": "head"},
     "ernie4_5": {},
+    # src/models/rwkv7.cpp: a LayerNorm (with bias) on the token embeddings, biased output norm; the
+    # blocks are built by _rwkv7_block.
+    "rwkv7": {"norm_bias": True, "token_embd_norm": True},
 }
 
 
@@ -297,6 +309,91 @@ def _recurrent(arch: Architecture, t: dict[str, Any], i: int, out: list[TensorSp
         raise SizeupError(f"architecture '{arch.name}': recurrent layer kind '{s.kind}' has no known tensor layout")
 
 
+def is_rwkv7(arch: Architecture) -> bool:
+    return arch.ssm is not None and arch.ssm.kind == "rwkv7"
+
+
+def rwkv7_lora_ranks(arch: Architecture) -> tuple[int, int, int, int]:
+    """(decay, in-context learning rate, value residual mix, gate) low-rank sizes of an RWKV-7
+    model, from ``arch.extra`` (the GGUF keys ``rwkv7.attention.*_lora_rank``)."""
+    ranks = []
+    for key in ("rwkv_lora_decay", "rwkv_lora_iclr", "rwkv_lora_value_res_mix", "rwkv_lora_gate"):
+        v = arch.extra.get(key)
+        if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= MAX_DIM_SIZE:
+            raise SizeupError(f"architecture '{arch.name}': the RWKV-7 low-rank size {key} is missing or out of range")
+        ranks.append(v)
+    if not all(ranks):  # rwkv7.cpp creates every one of these projections (flag 0: required)
+        raise SizeupError(f"architecture '{arch.name}': every RWKV-7 low-rank size must be positive")
+    return ranks[0], ranks[1], ranks[2], ranks[3]
+
+
+def _rwkv7_block(arch: Architecture, i: int, out: list[TensorSpec]) -> None:
+    """One RWKV-7 block (src/models/rwkv7.cpp load_arch_tensors, shapes as conversion/rwkv.py
+    writes them): LayerNorms with biases before the time mix and the channel mix, the time mix's
+    low-rank projections (decay w, in-context learning rate a, value residual v, gate g) and its
+    r/k/v/output matrices, the channel mix (a squared-ReLU MLP of width n_ff without a gate).
+    Layer 0's value-residual projections are dummies with the ICLR rank (the converter copies
+    a1/a2 into v1/v2 there). The six token-shift mixes are stored fused as (n_embd, 1, 1, 6); the
+    per-channel vectors are 1-D (the converter squeezes them)."""
+    p = f"blk.{i}."
+    E, ff = arch.n_embd, arch.n_ff[i]
+    if ff <= 0:
+        raise SizeupError(f"architecture '{arch.name}': layer {i} has no channel-mix width (n_ff)")
+    decay, iclr, vmix, gate = rwkv7_lora_ranks(arch)
+    vr = iclr if i == 0 else vmix
+    out += [(p + "attn_norm.weight", (E,)), (p + "attn_norm.bias", (E,)),
+            (p + "attn_norm_2.weight", (E,)), (p + "attn_norm_2.bias", (E,)),
+            (p + "time_mix_w0.weight", (E,)), (p + "time_mix_w1.weight", (E, decay)), (p + "time_mix_w2.weight", (decay, E)),
+            (p + "time_mix_a0.weight", (E,)), (p + "time_mix_a1.weight", (E, iclr)), (p + "time_mix_a2.weight", (iclr, E)),
+            (p + "time_mix_v0.weight", (E,)), (p + "time_mix_v1.weight", (E, vr)), (p + "time_mix_v2.weight", (vr, E))]
+    out += [(p + "time_mix_g1.weight", (E, gate)), (p + "time_mix_g2.weight", (gate, E)),
+            (p + "time_mix_lerp_fused.weight", (E, 1, 1, 6)),
+            (p + "time_mix_k_k.weight", (E,)), (p + "time_mix_k_a.weight", (E,)), (p + "time_mix_r_k.weight", (E,)),
+            (p + "time_mix_key.weight", (E, E)), (p + "time_mix_value.weight", (E, E)),
+            (p + "time_mix_receptance.weight", (E, E)),
+            (p + "time_mix_ln.weight", (E,)), (p + "time_mix_ln.bias", (E,)), (p + "time_mix_output.weight", (E, E)),
+            (p + "channel_mix_lerp_k.weight", (E,)),
+            (p + "channel_mix_key.weight", (E, ff)), (p + "channel_mix_value.weight", (ff, E))]
+
+
+def altup_dims(arch: Architecture) -> tuple[int, int, int]:
+    """(AltUp streams, LAuReL rank, per-layer embedding width) of a Gemma 3n model: ``arch.extra``
+    (``altup_n``, ``laurel_rank``, ``per_layer_embd``), else llama.cpp's fixed values."""
+    dims = []
+    for key in ("altup_n", "laurel_rank", "per_layer_embd"):
+        v = arch.extra.get(key, GEMMA3N[key])
+        if isinstance(v, bool) or not isinstance(v, int) or not 0 < v <= MAX_DIM_SIZE:
+            raise SizeupError(f"architecture '{arch.name}': {key}={v!r} is out of range")
+        dims.append(v)
+    if dims[0] < 2:
+        raise SizeupError(f"architecture '{arch.name}': AltUp needs at least 2 streams, got {dims[0]}")
+    return dims[0], dims[1], dims[2]
+
+
+def _altup_head(arch: Architecture) -> list[TensorSpec]:
+    """Gemma 3n's model-wide tensors besides the embeddings (src/models/gemma3n.cpp
+    load_arch_tensors): the AltUp projections into and out of the extra streams (stacked, one
+    E x E matrix per extra stream) and the per-layer embeddings: a second token table with
+    ``per_layer_embd`` values per layer and token, and its projection from the residual stream."""
+    n_altup, _, ple = altup_dims(arch)
+    E, V, L = arch.n_embd, arch.n_vocab, arch.n_layer
+    return [("altup_proj.weight", (E, E, n_altup - 1)), ("altup_unembd_proj.weight", (E, E, n_altup - 1)),
+            ("per_layer_token_embd.weight", (ple * L, V)), ("per_layer_model_proj.weight", (E, ple * L)),
+            ("per_layer_proj_norm.weight", (ple,))]
+
+
+def _altup_block(arch: Architecture, p: str, out: list[TensorSpec]) -> None:
+    """One Gemma 3n block's per-layer-input gate and projection, AltUp coefficients and router, and
+    LAuReL's low-rank residual (src/models/gemma3n.cpp load_arch_tensors)."""
+    n_altup, rank, ple = altup_dims(arch)
+    E = arch.n_embd
+    out += [(p + "inp_gate.weight", (E, ple)), (p + "proj.weight", (ple, E)), (p + "post_norm.weight", (E,)),
+            (p + "altup_correct_coef.weight", (n_altup, n_altup)), (p + "altup_correct_scale.weight", (E,)),
+            (p + "altup_predict_coef.weight", (n_altup, n_altup * n_altup)),
+            (p + "altup_router.weight", (E, n_altup)), (p + "altup_router_norm.weight", (E,)),
+            (p + "laurel_l.weight", (E, rank)), (p + "laurel_r.weight", (rank, E)), (p + "laurel_post_norm.weight", (E,))]
+
+
 def _is_moe_layer(arch: Architecture, i: int) -> bool:
     if not arch.n_expert:
         return False
@@ -372,6 +469,10 @@ def predict_blocks(arch: Architecture) -> tuple[list[TensorSpec], list[tuple[int
     t = traits(arch)
     E, V = arch.n_embd, arch.n_vocab
     out: list[TensorSpec] = [("token_embd.weight", (E, V))]
+    if t["token_embd_norm"]:
+        out += [("token_embd_norm.weight", (E,)), ("token_embd_norm.bias", (E,))]
+    if t["altup"]:
+        out += _altup_head(arch)
     if arch.n_pos_embd:
         out.append(("position_embd.weight", (E, arch.n_pos_embd)))
     out.append(("output_norm.weight", (E,)))
@@ -401,7 +502,7 @@ def predict_blocks(arch: Architecture) -> tuple[list[TensorSpec], list[tuple[int
 def _layer_facts(arch: Architecture, i: int, first_nextn: int) -> tuple:
     """Everything :func:`_block` reads that differs between layers (the rest is model-wide)."""
     return (arch.layer_kind(i), arch.n_head[i], arch.n_head_kv[i], arch.n_ff[i], _is_moe_layer(arch, i),
-            i >= first_nextn)
+            i >= first_nextn, i == 0 and is_rwkv7(arch))  # RWKV-7's layer 0 has dummy value-mix shapes
 
 
 def _block(arch: Architecture, t: dict[str, Any], i: int, first_nextn: int) -> list[TensorSpec]:
@@ -410,6 +511,9 @@ def _block(arch: Architecture, t: dict[str, Any], i: int, first_nextn: int) -> l
     out: list[TensorSpec] = []
     p = f"blk.{i}."
     recurrent = arch.layer_kind(i) == LAYER_RECURRENT
+    if recurrent and is_rwkv7(arch):
+        _rwkv7_block(arch, i, out)  # its own norms (with biases) and channel mix: nothing generic applies
+        return out
     if t["pre_norm"]:
         out.append((p + "attn_norm.weight", (E,)))
         if t["norm_bias"]:
@@ -437,6 +541,8 @@ def _block(arch: Architecture, t: dict[str, Any], i: int, first_nextn: int) -> l
         _ffn(arch, t, i, out)
         if t["post_norms"]:
             out.append((p + "post_ffw_norm.weight", (E,)))
+    if t["altup"]:
+        _altup_block(arch, p, out)
     if i >= first_nextn:
         out += [(p + "nextn.eh_proj.weight", (2 * E, E)), (p + "nextn.enorm.weight", (E,)),
                 (p + "nextn.hnorm.weight", (E,)), (p + "nextn.shared_head_norm.weight", (E,))]

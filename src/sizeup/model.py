@@ -287,7 +287,8 @@ class ModelDescription:
 # GGUF names first, then Hugging Face names. Roles let parameter counts, MoE active counts and
 # the estimator's quant mixes work on any source.
 _ROLE_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
-    ("embedding", re.compile(r"^(token_embd|model\.embed_tokens|transformer\.wte|embed_tokens|model\.language_model\.embed_tokens|tok_embeddings|word_embeddings|model\.embeddings?\.)")),
+    # per_layer_token_embd: Gemma 3n's per-layer embedding table, looked up per token like token_embd.
+    ("embedding", re.compile(r"^(token_embd|per_layer_token_embd|model\.embed_tokens|transformer\.wte|embed_tokens|model\.language_model\.embed_tokens|tok_embeddings|word_embeddings|model\.embeddings?\.)")),
     ("position_embedding", re.compile(r"^(position_embd|transformer\.wpe|model\.embed_positions)")),
     ("output", re.compile(r"^(output\.weight|lm_head\.|output\.|model\.lm_head)")),
     ("expert", re.compile(r"(ffn_(gate|up|down|gate_up)_exps|\.experts\.\d+\.|\.experts\.(gate_up_proj|down_proj|gate_proj|up_proj)|block_sparse_moe\.experts\.)")),

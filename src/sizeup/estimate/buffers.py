@@ -54,6 +54,32 @@ FFN_ACT_EMBD = 3
 FFN_ACT_NFF = 3.5
 MOE_ACT_EMBD = 2
 SSM_ACT_EMBD = 3
+# RWKV-7 (src/models/rwkv7-base.cpp): the time mix holds the six token-shifted inputs (built from a
+# difference repeated six times), r, w, k, v, a and g, the first layer's values (kept for every
+# later layer), the norms and the residual stream: 18.05 floats per token per n_embd, plus the WKV
+# state rows (rwkv7_state_bytes). Its channel mix (a squared-ReLU MLP without a gate) keeps one
+# n_ff-wide activation live beside ~14 n_embd-wide ones; it is the larger phase only for n_ff above
+# ~7 n_embd (released RWKV-7 models use 4). Fitted to llama.cpp's compute buffer for synthetic rwkv7
+# files of real widths (n_embd 768 to 2560, the converter's low-rank sizes, n_ubatch 128 and 512):
+# within 0.5% there; the tiny test files (n_embd 256, 512) need 5-7% more (allocator fragmentation).
+RWKV7_ACT_EMBD = 18.05
+RWKV7_FFN_ACT_EMBD = 14
+RWKV7_FFN_ACT_NFF = 1
+# Gemma 3n (src/models/gemma3n.cpp): the per-layer inputs, one per_layer_embd-wide row per layer and
+# token (P = per_layer_embd x n_layer floats per token), are projected, normalized, added to the
+# per-layer token embeddings and permuted before the first layer: ~4 P-wide tensors live at once,
+# and ~2 stay live through the layers (the permuted copy every layer slices). The four AltUp streams
+# (predictions, corrections, their permuted copies) keep ~16 n_embd-wide tensors live around the
+# attention; the FFN holds ~4 n_ff-wide ones (up, gate, the sparsity top-k temporaries, the product).
+# Fitted to llama.cpp's compute buffer for synthetic gemma3n files (n_embd 128..2048, n_ff 256..16384,
+# 21..30 layers, n_ubatch 128/512, flash attention on and off): within 3% for n_embd 2048 with n_ff
+# 8192/16384 (the released models' widths), within 10% (7 MiB) elsewhere. Much shallower models
+# (2-3 layers at n_embd 2048) are overestimated by 10-20%: ggml's allocator places these tensors with
+# a fragmentation that depends on depth, which these few constants do not follow.
+G3N_PLE_PHASE = {"ple": 4, "embd": 2}
+G3N_ALTUP_PHASE = {"ple": 2, "embd": 16.5}
+G3N_ATTN_PHASE = {"ple": 2, "embd": 8}  # + the KQ scores without flash attention
+G3N_FFN_PHASE = {"nff": 4, "embd": 10}
 
 # Fixed process overhead on the host beyond the buffers llama.cpp reports: shared libraries,
 # ggml/llama state and the vocabulary's data structures (token strings, merge maps). Measured
@@ -142,23 +168,60 @@ def compute_phases(arch: Architecture, cache: CacheEstimate, r: Resolved, n_outp
                 a += cells * T * nh * F32  # KQ scores, one layer at a time
             attn = max(attn, masks + a)
         if has_recurrent_state(arch, il):
-            attn = max(attn, masks + ssm_activation_floats(arch) * tok)
+            attn = max(attn, masks + ssm_activation_floats(arch) * tok + rwkv7_state_bytes(arch, r))
         if arch.is_moe_layer(il) and arch.n_ff_exp:
             moe = (2 * arch.n_expert * tok  # router logits + probabilities
                    + 2 * arch.n_ff_exp * arch.n_expert_used * tok  # gate, up per used expert
                    + arch.n_embd * arch.n_expert_used * tok  # per-expert down outputs
                    + 2 * arch.n_ff_shexp * tok)
             ffn = max(ffn, masks + MOE_ACT_EMBD * embd + moe)
+        elif arch.n_ff[il] and _is_rwkv7(arch):
+            ffn = max(ffn, masks + RWKV7_FFN_ACT_EMBD * embd + int(RWKV7_FFN_ACT_NFF * arch.n_ff[il]) * tok)
         elif arch.n_ff[il]:
             ffn = max(ffn, masks + FFN_ACT_EMBD * embd + int(FFN_ACT_NFF * arch.n_ff[il]) * tok)
+    if _is_gemma3n(arch):
+        attn, ffn = _gemma3n_phases(arch, cache, r, list(idx), masks, T)
     out = (arch.n_vocab * n_out * F32 + OUT_ACT_EMBD * embd) if with_output else 0
     return ComputePhases(attn, ffn, out, masks)
 
 
+def _is_gemma3n(arch: Architecture) -> bool:
+    from ..layout import traits
+
+    return bool(traits(arch)["altup"])
+
+
+def _gemma3n_phases(arch: Architecture, cache: CacheEstimate, r: Resolved, idx: list[int], masks: int,
+                    T: int) -> tuple[int, int]:
+    """(attention-side, FFN) peaks of a Gemma 3n graph, as G3N_* describe: the per-layer-input
+    and AltUp phases count as attention-side, so the peak stays the largest of three phases."""
+    from ..layout import altup_dims
+
+    _, _, ple_embd = altup_dims(arch)
+    tok = T * F32
+    ple = ple_embd * arch.n_layer
+    E = arch.n_embd
+
+    def phase(k: dict, extra_floats: float = 0) -> int:
+        return masks + int((k.get("ple", 0) * ple + k.get("embd", 0) * E + extra_floats) * tok)
+
+    attn = max(phase(G3N_PLE_PHASE), phase(G3N_ALTUP_PHASE))
+    kq = 0
+    if not r.flash_attn:  # KQ scores of one layer at a time, as for every other architecture
+        kq = max((cache.layers[il].cells * (arch.n_head[il] or arch.n_head_max)
+                  for il in idx if cache.layers[il].cells), default=0)
+    attn = max(attn, phase(G3N_ATTN_PHASE, kq))
+    ffn = max((phase(G3N_FFN_PHASE, G3N_FFN_PHASE["nff"] * arch.n_ff[il]) for il in idx if arch.n_ff[il]), default=0)
+    return attn, ffn
+
+
 def ssm_activation_floats(arch: Architecture) -> int:
     """Floats per token live in a Mamba/Mamba-2 layer: in-projection (z, x, B, C, dt), conv input
-    and output, scan output and gating, plus the residual stream (llama.cpp graph_build_mamba*)."""
+    and output, scan output and gating, plus the residual stream (llama.cpp graph_build_mamba*);
+    for an RWKV-7 layer, the fitted time-mix live set (RWKV7_ACT_EMBD)."""
     s = arch.ssm
+    if _is_rwkv7(arch):
+        return int(RWKV7_ACT_EMBD * arch.n_embd)
     d_inner = s.d_inner or 2 * arch.n_embd
     bc = 2 * s.n_group * s.d_state if s.n_group else 0
     proj = 2 * d_inner + bc + (s.n_head or 0)
@@ -166,6 +229,20 @@ def ssm_activation_floats(arch: Architecture) -> int:
         proj += s.dt_rank + 2 * s.d_state + d_inner
     conv = d_inner + bc
     return SSM_ACT_EMBD * arch.n_embd + proj + 2 * conv + int(1.5 * d_inner)
+
+
+def _is_rwkv7(arch: Architecture) -> bool:
+    return arch.ssm is not None and arch.ssm.kind == "rwkv7"
+
+
+def rwkv7_state_bytes(arch: Architecture, r: Resolved) -> int:
+    """An RWKV-7 layer's WKV state in the graph: the rows gathered from the cache and the state part
+    of the WKV op's output, ``n_embd x head_size`` F32 per sequence each (llama_hparams::n_embd_s).
+    Exact for one sequence and for up to four in a 512-token micro-batch; with more sequences in a
+    small micro-batch llama.cpp's allocator reuses part of it (up to ~5% less compute buffer)."""
+    if not _is_rwkv7(arch):
+        return 0
+    return 2 * arch.n_embd * arch.ssm.head_size * r.n_seq_max * F32
 
 
 def host_compute_bytes_offloaded(arch: Architecture, cache: CacheEstimate, r: Resolved) -> int:

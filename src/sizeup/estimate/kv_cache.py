@@ -14,6 +14,9 @@ Sources (llama.cpp, Oct 2026):
 * ``src/llama-memory-recurrent.cpp`` + ``src/llama-hparams.cpp`` (``n_embd_r``/``n_embd_s``):
   recurrent layers hold F32 conv ("r") and SSM/WKV ("s") states, ``max(1, n_seq_max)`` rows each,
   whatever the context length.
+* ``src/llama-hparams.cpp`` (``has_kv``) + ``src/llama-model.cpp`` (``create_memory``, ``reuse``):
+  layers at or past ``n_layer_kv_from_start`` (Gemma 3n: 20) allocate nothing; they read the
+  cache of the last sliding or global layer before it.
 
 Byte counts use ggml's row size (``type_size * n / block_size``) from ``data/ggml_types.py``.
 """
@@ -22,6 +25,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..data.fixed_hparams import GEMMA3N
 from ..data.ggml_types import ggml_type
 from ..errors import SizeupError
 from ..model import LAYER_RECURRENT, Architecture
@@ -32,6 +36,10 @@ SWA_PAD = 256  # llama-kv-cache-iswa.cpp: "the SWA cache is always padded to 256
 # Architectures whose every layer carries both attention and an SSM (llama.cpp filter_attn and
 # filter_recr both true, llama-model.cpp create_memory).
 PARALLEL_HYBRID_ARCHS = frozenset({"falcon-h1"})
+
+# Architectures whose last layers reuse the KV cache of earlier ones, with llama.cpp's
+# n_layer_kv_from_start (see data/fixed_hparams.py for the source lines).
+KV_SHARING_ARCHS: dict[str, int] = {"gemma3n": GEMMA3N["n_layer_kv_from_start"]}
 
 
 def row_bytes(type_name: str, n: int) -> int:
@@ -89,9 +97,22 @@ class CacheEstimate:
         return self.kv_bytes + self.recurrent_bytes
 
 
+def kv_from_start(arch: Architecture) -> int:
+    """llama_hparams::n_layer_kv_from_start: only the first this-many layers own a KV cache, the
+    later ones reuse an earlier layer's (Gemma 3n); -1 when every layer has its own."""
+    if arch.name not in KV_SHARING_ARCHS:
+        return -1
+    v = arch.extra.get("n_layer_kv_from_start", KV_SHARING_ARCHS[arch.name])
+    return v if isinstance(v, int) and not isinstance(v, bool) and v >= 0 else KV_SHARING_ARCHS[arch.name]
+
+
 def has_kv(arch: Architecture, il: int) -> bool:
+    """Whether layer ``il`` allocates K/V cells of its own (llama_hparams::has_kv, plus the layer kinds)."""
     if arch.name in PARALLEL_HYBRID_ARCHS:
         return True
+    start = kv_from_start(arch)
+    if start >= 0 and il >= start:
+        return False
     return arch.layer_kind(il) != LAYER_RECURRENT and arch.n_head_kv[il] > 0
 
 
@@ -218,6 +239,14 @@ def _cache_estimate(arch: Architecture, cfg: RunConfig, r: Resolved) -> CacheEst
     rs_rows = max(1, r.n_seq_max)
     layers: list[LayerCache] = []
     any_full = False
+    rows: dict[tuple[str, int], int] = {}  # row_bytes per (type, values): layers repeat a few sizes
+
+    def row(t: str, n: int) -> int:
+        b = rows.get((t, n))
+        if b is None:
+            b = rows[(t, n)] = row_bytes(t, n)
+        return b
+
     for il in range(arch.n_layer):
         k = v = rr = ss = 0
         kinds: list[str] = []
@@ -227,10 +256,10 @@ def _cache_estimate(arch: Architecture, cfg: RunConfig, r: Resolved) -> CacheEst
             cells = n_swa_cells if swa else r.n_ctx_seq
             any_full |= not swa
             kinds.append("swa" if swa else "full")
-            k = r.n_stream * cells * row_bytes(cfg.type_k, k_row(arch, il))
+            k = r.n_stream * cells * row(cfg.type_k, k_row(arch, il))
             vr = v_row(arch, il)
             if vr:
-                v = r.n_stream * cells * row_bytes(cfg.type_v, v_max if v_trans else vr)
+                v = r.n_stream * cells * row(cfg.type_v, v_max if v_trans else vr)
         if has_recurrent_state(arch, il):
             kinds.append("recurrent")
             rr = rs_rows * n_r * 4

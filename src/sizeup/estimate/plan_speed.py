@@ -42,7 +42,7 @@ def plan_speed(ws: WeightSummary, arch: Architecture, cpu: DeviceSpec, gpu: Devi
     full = {"cpu": ws.embd_row, "gpu": 0.0}  # every expert: what a micro-batch of prefill reads
     el = {"cpu": 0.0, "gpu": 0.0}
     out_dev = "gpu" if ngl >= 1 else "cpu"
-    out_b = ws.output_bytes() if ws.tied else ws.out
+    out_b = ws.output_bytes()  # a tied head reads token_embd whole
     read[out_dev] += out_b
     full[out_dev] += out_b
     # prefill multiplies the output head for the prompt's last token only (as estimate_speed)

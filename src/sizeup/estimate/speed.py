@@ -254,7 +254,8 @@ def weight_bytes_per_token(tensors: Sequence[TensorInfo], arch: Architecture, n_
 
     Routed experts count at n_expert_used / n_expert of their bytes (on average a token touches
     that share; at batch 1 exactly that many experts are read). The token embedding is a row
-    lookup (one row per token, on the CPU as in llama.cpp); the output head is a full read - of
+    lookup (one row per token, on the CPU as in llama.cpp), and so are the other input tables
+    (Gemma 3n's per-layer embeddings, learned positions); the output head is a full read - of
     token_embd itself when the embeddings are tied.
     """
     n_layer = arch.n_layer
@@ -270,6 +271,9 @@ def weight_bytes_per_token(tensors: Sequence[TensorInfo], arch: Architecture, n_
             if not has_output:  # tied: the output head reads the whole table
                 out["gpu" if on_gpu(n_layer, n_layer, n_gpu_layers) else "cpu"] += b
             continue
+        if _is_lookup_table(t):
+            out["cpu"] += b / max(t.shape[-1], 1)
+            continue
         if i < 0:  # output head, output norm, rope tables
             dev = "gpu" if on_gpu(n_layer, n_layer, n_gpu_layers) else "cpu"
         else:
@@ -280,6 +284,14 @@ def weight_bytes_per_token(tensors: Sequence[TensorInfo], arch: Architecture, n_
                 dev = "cpu"
         out[dev] += b
     return out
+
+
+def _is_lookup_table(t: TensorInfo) -> bool:
+    """An input table other than token_embd (``per_layer_token_embd``, ``position_embd``...): a
+    token gathers one row (its last dimension counts the rows), as llama.cpp's get_rows does."""
+    from .placement import is_input_tensor
+
+    return len(t.shape) >= 2 and t.name != "token_embd.weight" and is_input_tensor(t.name)
 
 
 def active_params(tensors: Sequence[TensorInfo], arch: Architecture) -> dict[str, float]:
@@ -299,6 +311,8 @@ def active_params(tensors: Sequence[TensorInfo], arch: Architecture) -> dict[str
                 total += n
                 head += n
             continue
+        if _is_lookup_table(t):  # rows gathered, nothing multiplied
+            continue
         if t.name == "output.weight":
             head += n
         if is_routed_expert(t):
@@ -315,7 +329,7 @@ def repacked_share(tensors: Sequence[TensorInfo], arch: Architecture, build) -> 
     share = arch.n_expert_used / arch.n_expert if arch.n_expert and arch.n_expert_used else 1.0
     total = rep = 0.0
     for t in tensors:
-        if len(t.shape) < 2 or t.name == "token_embd.weight":
+        if len(t.shape) < 2 or t.name == "token_embd.weight" or _is_lookup_table(t):
             continue
         n = float(t.n_elements) * (share if is_routed_expert(t) else 1.0)
         total += n
@@ -332,20 +346,17 @@ def kv_read_bytes(arch: Architecture, depth: int, bytes_k: float = 2.0, bytes_v:
     (kv_lora_rank + rope dims) shared by K and V. Recurrent layers read and write their fixed
     state (f32) instead, whatever the depth.
     """
+    from .kv_cache import recurrent_rows
+
     if depth < 0:
         raise SizeupError("context depth cannot be negative")
     out: list[float] = []
     for i in range(arch.n_layer):
         if arch.layer_kind(i) == LAYER_RECURRENT:
-            s = arch.ssm
-            if s is None:
-                out.append(0.0)
-                continue
-            if s.kind == "mamba2":
-                conv = (s.d_conv - 1) * (s.d_inner + 2 * max(s.n_group, 1) * s.d_state)
-            else:
-                conv = (s.d_conv - 1) * s.d_inner
-            out.append(2.0 * 4 * (conv + s.d_state * s.d_inner))
+            # the F32 conv/shift and SSM/WKV state rows the memory model holds for the layer
+            # (kv_cache.recurrent_rows, llama_hparams::n_embd_r/n_embd_s), read and written back
+            n_r, n_s = recurrent_rows(arch)
+            out.append(2.0 * 4 * (n_r + n_s))
             continue
         if arch.n_head_kv[i] == 0 and not arch.is_mla:
             out.append(0.0)

@@ -51,7 +51,7 @@ def cache_path() -> Path:
 
 
 def _version() -> str:
-    return _source_hash(b"rle1+bases1", _RULE_MODULES)
+    return _source_hash(b"rle2+bases1", _RULE_MODULES)
 
 
 def _source_hash(salt: bytes, modules: tuple[str, ...]) -> str:
@@ -102,12 +102,12 @@ def _decode(d) -> WeightSummary | None:
         if not isinstance(n, int) or not 0 < n <= 100_000:
             return None
         arrays = [_ints(d[k], n) for k in ("dense", "exps", "dense_el", "exps_el")]
-        scalars = [d[k] for k in ("embd", "out", "out_el", "total")]
+        scalars = [d[k] for k in ("embd", "out", "out_el", "total", "tied_bytes")]
         if any(a is None for a in arrays) or not all(isinstance(x, int) and 0 <= x < 1 << 62 for x in scalars):
             return None
         row = float(d["embd_row"])
         return WeightSummary(str(d["quant"])[:32], n, *arrays, scalars[0], row, scalars[1], scalars[2],
-                             bool(d["tied"]), scalars[3])
+                             bool(d["tied"]), scalars[3], scalars[4])
     except (KeyError, TypeError, ValueError):
         return None
 
@@ -178,7 +178,7 @@ def _encode(v):
         return v
     return {"quant": v.quant, "n_layer": v.n_layer, "dense": _rle(v.dense), "exps": _rle(v.exps),
             "dense_el": _rle(v.dense_el), "exps_el": _rle(v.exps_el), "embd": v.embd, "embd_row": v.embd_row,
-            "out": v.out, "out_el": v.out_el, "tied": v.tied, "total": v.total}
+            "out": v.out, "out_el": v.out_el, "tied": v.tied, "total": v.total, "tied_bytes": v.tied_bytes}
 
 
 def save() -> None:

@@ -50,6 +50,10 @@ class WeightSummary:
     out_el: int  # elements the output head multiplies per token (the embedding table when tied)
     tied: bool  # no output.weight: the head re-uses token_embd (a copy where the output runs)
     total: int  # bytes of all tensors (the GGUF's tensor data)
+    # token_embd's bytes when tied: what the head's copy on an offloaded output layer weighs, and
+    # what a token's head reads. Not ``embd``, which also holds the other input tables (Gemma 3n's
+    # per-layer embeddings are gathered a row per token, never copied or multiplied).
+    tied_bytes: int = 0
 
     @property
     def dense_total(self) -> int:
@@ -72,7 +76,7 @@ class WeightSummary:
 
     def output_bytes(self) -> int:
         """Bytes placed on the output layer's device, the tied head's duplicate included."""
-        return self.out + (self.embd if self.tied else 0)
+        return self.out + (self.tied_bytes if self.tied else 0)
 
 
 def summarize(tensors: Sequence[TensorInfo], arch: Architecture, quant: str = "") -> WeightSummary:
@@ -109,7 +113,7 @@ def summarize(tensors: Sequence[TensorInfo], arch: Architecture, quant: str = ""
         out_el += embd_el
     row = embd_bytes / max(arch.n_vocab, 1)
     return WeightSummary(quant, n, tuple(dense), tuple(exps), tuple(dense_el), tuple(exps_el), embd, row, out,
-                         out_el, tied, sum(t.n_bytes for t in tensors))
+                         out_el, tied, sum(t.n_bytes for t in tensors), embd_bytes if tied else 0)
 
 
 def shape_key(arch: Architecture) -> tuple:
@@ -459,7 +463,7 @@ def _predicted_grouped(key: tuple, quant: str) -> WeightSummary:
     n = arch.n_layer
     return WeightSummary(quant, n, tuple(dense), tuple(exps), tuple(dense_el), tuple(exps_el), embd,
                          embd_bytes / max(arch.n_vocab, 1), out, out_el, tied,
-                         sum(dense) + sum(exps) + embd + out)
+                         sum(dense) + sum(exps) + embd + out, embd_bytes if tied else 0)
 
 
 def _kind_type(kind: tuple, arch: Architecture, ftype: str, default: str, unquantized: bool, kind_qs) -> str:
@@ -553,7 +557,7 @@ def _predicted_rows(key: tuple, quant: str) -> WeightSummary:
     if tied:
         out_el += embd_el
     return WeightSummary(quant, n, tuple(dense), tuple(exps), tuple(dense_el), tuple(exps_el), embd,
-                         embd_bytes / max(arch.n_vocab, 1), out, out_el, tied, total)
+                         embd_bytes / max(arch.n_vocab, 1), out, out_el, tied, total, embd_bytes if tied else 0)
 
 
 _ARCH_BY_KEY: dict[tuple, Architecture] = {}
@@ -667,7 +671,8 @@ _FAMILY_MEMBERS: dict[tuple, list[tuple]] = {}  # family -> the shape keys of it
 
 def vocab_family(arch: Architecture) -> tuple | None:
     """The shape key of ``arch`` with n_vocab left out, or None when more than token_embd and
-    output depend on it (MTP blocks with their own embeddings) or the vocabulary is degenerate."""
+    output depend on it (MTP blocks with their own embeddings, Gemma 3n's per-layer embedding
+    table) or the vocabulary is degenerate."""
     key = _register(arch)
     if key in _FAMILY_OF:
         return _FAMILY_OF[key]
@@ -676,7 +681,8 @@ def vocab_family(arch: Architecture) -> tuple | None:
     from ..layout import traits
 
     fam = None
-    if arch.n_vocab >= 2 and not traits(arch)["nextn_full"]:
+    t = traits(arch)
+    if arch.n_vocab >= 2 and not t["nextn_full"] and not t["altup"]:
         fam = (replace(arch, n_vocab=1), key[1])
         _FAMILY_MEMBERS.setdefault(fam, []).append(key)
     _FAMILY_OF[key] = fam
@@ -748,7 +754,7 @@ def _from_family(fam: tuple, quant: str, n_vocab: int) -> WeightSummary | None:
     el = n_embd * ((1 if out_row else 0) + (1 if ws.tied else 0))  # output.weight, or the tied table
     return WeightSummary(ws.quant, ws.n_layer, ws.dense, ws.exps, ws.dense_el, ws.exps_el, ws.embd + dv * te_row,
                          ws.embd_row, ws.out + dv * out_row, ws.out_el + dv * el, ws.tied,
-                         ws.total + dv * (te_row + out_row))
+                         ws.total + dv * (te_row + out_row), ws.tied_bytes + dv * te_row if ws.tied else 0)
 
 
 _DISK_KEYS: dict[tuple, str] = {}

@@ -332,6 +332,25 @@ def _ssm_facts(m: _Meta, kind: str, n_embd: int, n_head: int) -> SSMFacts:
                     d_state=m.get_int("ssm.state_size"), n_group=m.get_int("ssm.group_count"), dt_rank=m.get_int("ssm.time_step_rank"))
 
 
+# RWKV-7's low-rank projection sizes (src/models/rwkv7.cpp load_arch_hparams: the first three are
+# required, the gate's is optional), as Architecture.extra keys the tensor layout reads.
+RWKV7_LORA_KEYS: tuple[tuple[str, str, bool], ...] = (
+    ("attention.decay_lora_rank", "rwkv_lora_decay", True),
+    ("attention.iclr_lora_rank", "rwkv_lora_iclr", True),
+    ("attention.value_residual_mix_lora_rank", "rwkv_lora_value_res_mix", True),
+    ("attention.gate_lora_rank", "rwkv_lora_gate", False),
+)
+
+
+def _rwkv7_lora_ranks(m: _Meta) -> dict[str, int]:
+    out = {}
+    for suffix, name, required in RWKV7_LORA_KEYS:
+        if required and not m.has(suffix):
+            raise m.bad(f"missing {m.key(suffix)} (rwkv7 layers need it)")
+        out[name] = m.get_int(suffix, 0, hi=1 << 20)
+    return out
+
+
 def _swa(m: _Meta, arch: str, n_layer: int, kinds: tuple[str, ...], extra: dict[str, Any]) -> tuple[int, tuple[bool, ...]]:
     declared = m.get_int("attention.sliding_window", None) if m.has("attention.sliding_window") else None
     rule = SWA_RULES.get(arch)
@@ -533,6 +552,8 @@ def architecture_from_gguf(kv: dict[str, Any], tensors: Sequence[Any] = (), *, p
     state_kind = RECURRENT_ARCHS.get(arch) or HYBRID_ARCHS.get(arch)
     if state_kind and (any(recr) or extra.get("recurrent_state_layers")):
         ssm = _ssm_facts(m, state_kind, n_embd, first_heads)
+        if arch == "rwkv7":
+            extra.update(_rwkv7_lora_ranks(m))
     elif state_kind is None and (m.has("ssm.state_size") or m.has("wkv.head_size")):
         warn.append(f"{arch} has recurrent-state keys but sizeup does not know which layers use them")
 

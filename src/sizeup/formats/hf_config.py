@@ -47,7 +47,8 @@ class Family:
     (``expert_layer_period``/``expert_layer_offset``).
     ``ff_is_expert``: ``intermediate_size`` is one routed expert's width (no dense FFN key).
     ``hybrid``: per-layer attention/recurrent layout rule (``jamba``, ``granite``, ``nemotron_h``,
-    ``qwen3_next``, ``lfm2``, ``parallel`` = Falcon-H1 attention+SSM in every layer, ``mamba``).
+    ``qwen3_next``, ``lfm2``, ``parallel`` = Falcon-H1 attention+SSM in every layer, ``mamba``, ``rwkv7`` =
+    every layer recurrent with a channel-mix FFN).
     ``defaults``: the HF config class defaults for keys real configs often omit.
     ``keys``: the config keys this family reads beyond the common ones (documentation).
     """
@@ -68,6 +69,16 @@ _GEMMA3_TEXT_DEFAULTS = {  # transformers Gemma3TextConfig.__init__ defaults (ge
     "vocab_size": 262208, "hidden_size": 2304, "intermediate_size": 9216, "num_hidden_layers": 26,
     "num_attention_heads": 8, "num_key_value_heads": 4, "head_dim": 256, "max_position_embeddings": 131072,
     "sliding_window": 4096, "sliding_window_pattern": 6,
+}
+
+# transformers Gemma3nTextConfig defaults (an E4B-style text model). The E2B checkpoints were
+# written with intermediate_size 8192, 30 layers and num_kv_shared_layers 10 over these
+# (transformers models/gemma3n/convert_gemma3n_weights.py, _VARIANTS).
+_GEMMA3N_TEXT_DEFAULTS = {
+    "vocab_size": 262400, "vocab_size_per_layer_input": 262144, "hidden_size": 2048, "intermediate_size": 16384,
+    "num_hidden_layers": 35, "num_attention_heads": 8, "num_key_value_heads": 2, "head_dim": 256,
+    "max_position_embeddings": 32768, "sliding_window": 512, "num_kv_shared_layers": 15,
+    "hidden_size_per_layer_input": 256, "altup_num_inputs": 4, "laurel_rank": 64,
 }
 
 # model_type -> Family. Sources: the published config.json of each family's models on the HF hub,
@@ -92,6 +103,10 @@ FAMILIES: dict[str, Family] = {
     "gemma2": Family("gemma2", swa="period:2", tie_default=True, keys="sliding_window (4096) on even layers", source="google/gemma-2-9b"),
     "gemma3_text": Family("gemma3", swa="period:6", tie_default=True, defaults=_GEMMA3_TEXT_DEFAULTS, keys="sliding_window sliding_window_pattern layer_types; wrapper text_config", source="google/gemma-3-27b-it, gemma-3-1b-it"),
     "gemma3": Family("gemma3", swa="period:6", tie_default=True, defaults=_GEMMA3_TEXT_DEFAULTS, source="google/gemma-3-4b-it (wrapper)"),
+    "gemma3n_text": Family("gemma3n", swa="period:5", tie_default=True, defaults=_GEMMA3N_TEXT_DEFAULTS,
+                           keys="intermediate_size (per-layer list) layer_types sliding_window num_kv_shared_layers altup_num_inputs laurel_rank hidden_size_per_layer_input vocab_size_per_layer_input; wrapper text_config",
+                           source="google/gemma-3n-E2B-it, gemma-3n-E4B-it (transformers Gemma3nTextConfig, convert_gemma3n_weights.py)"),
+    "gemma3n": Family("gemma3n", swa="period:5", tie_default=True, defaults=_GEMMA3N_TEXT_DEFAULTS, source="google/gemma-3n-E4B-it (wrapper)"),
     "phi3": Family("phi3", keys="sliding_window ignored (llama.cpp: 'Phi SWA is currently disabled') partial_rotary_factor", source="microsoft/Phi-3-mini-4k-instruct, Phi-4-mini"),
     "phimoe": Family("phimoe", moe="all", ff_is_expert=True, source="microsoft/Phi-3.5-MoE-instruct"),
     "deepseek_v2": Family("deepseek2", moe="first_k_dense", keys="kv_lora_rank q_lora_rank qk_rope_head_dim qk_nope_head_dim v_head_dim n_routed_experts n_shared_experts first_k_dense_replace", source="deepseek-ai/DeepSeek-V2-Lite"),
@@ -116,6 +131,7 @@ FAMILIES: dict[str, Family] = {
     "mamba": Family("mamba", hybrid="mamba", tie_default=True, keys="state_size conv_kernel expand time_step_rank", source="state-spaces/mamba-2.8b-hf"),
     "falcon_mamba": Family("mamba", hybrid="mamba", keys="as mamba", source="tiiuae/falcon-mamba-7b"),
     "mamba2": Family("mamba2", hybrid="mamba", tie_default=True, keys="state_size conv_kernel expand n_groups num_heads head_dim", source="state-spaces/mamba2-2.7b"),
+    "rwkv7": Family("rwkv7", hybrid="rwkv7", keys="head_dim|head_size decay_low_rank_dim|lora_rank_decay a_low_rank_dim|lora_rank_iclr v_low_rank_dim|lora_rank_value_residual_mix gate_low_rank_dim|lora_rank_gate intermediate_size (llama.cpp: 2^20 context, max_position_embeddings ignored)", source="fla-hub/rwkv7-1.5B-world, RWKV/RWKV7-Goose-World3-1.5B-HF"),
     "jamba": Family("jamba", moe="jamba", hybrid="jamba", keys="attn_layer_period attn_layer_offset expert_layer_period expert_layer_offset mamba_d_state mamba_d_conv mamba_expand", source="ai21labs/Jamba-v0.1, AI21-Jamba-Mini-1.5"),
     "falcon_h1": Family("falcon-h1", hybrid="parallel", keys="mamba_d_ssm mamba_n_heads mamba_d_head mamba_d_state mamba_n_groups", source="tiiuae/Falcon-H1-7B-Instruct"),
     "nemotron_h": Family("nemotron_h", moe="nemotron_h", hybrid="nemotron_h", keys="hybrid_override_pattern (M mamba2, * attention, - MLP, E MoE) mamba_* n_routed_experts moe_shared_expert_intermediate_size", source="nvidia/NVIDIA-Nemotron-Nano-9B-v2, NVIDIA-Nemotron-3-Nano-30B-A3B"),
@@ -329,7 +345,7 @@ def _layer_kinds(c: _Cfg, fam: Family, n_layer: int) -> tuple[tuple[str, ...], t
     """Per layer attention/recurrent, plus which layers have no mixer with a cache at all."""
     A, R = LAYER_ATTENTION, LAYER_RECURRENT
     no_attn = [False] * n_layer
-    if fam.hybrid == "mamba":
+    if fam.hybrid in ("mamba", "rwkv7"):
         return (R,) * n_layer, tuple(no_attn)
     if fam.hybrid == "jamba":
         blocks = c.list("layers_block_type", n_layer)
@@ -397,9 +413,69 @@ def _ssm(c: _Cfg, fam: Family, n_embd: int) -> SSMFacts | None:
                         n_group=c.int("linear_num_key_heads", default=16, hi=1 << 16),
                         n_head=c.int("linear_num_value_heads", default=32, hi=1 << 16),
                         head_size=c.int("linear_value_head_dim", default=128, hi=1 << 16))
+    if h == "rwkv7":  # WKV state: one head_size x head_size matrix per head, i.e. n_embd x head_size
+        head = c.int("head_size", "head_dim", default=64, lo=1, hi=1 << 16)
+        if n_embd % head:
+            raise _fail("head_dim", f"= {head} does not divide hidden_size = {n_embd}")
+        return SSMFacts("rwkv7", head_size=head, n_head=n_embd // head, token_shift_count=2)
     if h == "lfm2":  # short gated convolutions: state is (L_cache - 1) x n_embd
         return SSMFacts("lfm2_conv", d_conv=c.int("conv_L_cache", default=3, hi=1024), d_inner=n_embd)
     return None
+
+
+# RWKV-7 low-rank sizes: (GGUF-side extra key, fla-hub config key, RWKV/ HF config key, exponent,
+# multiplier). conversion/rwkv.py Rwkv7Model.set_gguf_parameters reads the lora_rank_* names when
+# the config has them, else the *_low_rank_dim names; a null value becomes
+# max(1, round(hidden_size ** exponent * multiplier / 32)) * 32.
+_RWKV7_LORA = (
+    ("rwkv_lora_decay", "lora_rank_decay", "decay_low_rank_dim", 0.5, 1.8),
+    ("rwkv_lora_iclr", "lora_rank_iclr", "a_low_rank_dim", 0.5, 1.8),
+    ("rwkv_lora_value_res_mix", "lora_rank_value_residual_mix", "v_low_rank_dim", 0.5, 1.3),
+    ("rwkv_lora_gate", "lora_rank_gate", "gate_low_rank_dim", 0.8, 0.6),
+)
+
+
+def _rwkv7_lora_ranks(c: _Cfg, n_embd: int) -> dict[str, int]:
+    fla_names = all(fla in c.cfg for _, fla, _, _, _ in _RWKV7_LORA)
+    out = {}
+    for name, fla, hf, exponent, multiplier in _RWKV7_LORA:
+        formula = max(1, round(n_embd ** exponent * multiplier / 32)) * 32
+        out[name] = c.int(fla if fla_names else hf, default=formula, lo=1, hi=1 << 16)
+    return out
+
+
+def _per_layer_ff(c: _Cfg, n_layer: int) -> tuple[int, ...]:
+    """Gemma 3n's FFN widths: ``intermediate_size`` is one width or one per layer (MatFormer
+    slices give layers different widths; llama.cpp's converter writes the list as is)."""
+    raw = c.cfg.get("intermediate_size")
+    if isinstance(raw, list):
+        widths = c.list("intermediate_size", n_layer) or []
+        if any(isinstance(w, bool) or not isinstance(w, int) or not 0 < w <= 1 << 24 for w in widths):
+            raise _fail("intermediate_size", "entries must be positive integers")
+        return tuple(widths)
+    return (c.int("intermediate_size", lo=1, hi=1 << 24),) * n_layer
+
+
+def _gemma3n_extra(c: _Cfg, n_layer: int) -> dict[str, Any]:
+    """Gemma 3n's AltUp / LAuReL / per-layer-embedding sizes and its KV sharing. llama.cpp fixes
+    the first three in code (data/fixed_hparams.py), so a config with other values makes a GGUF
+    llama.cpp cannot load; it also fixes the first shared layer at 20, whatever
+    ``num_kv_shared_layers`` says (the released models agree)."""
+    from ..data.fixed_hparams import GEMMA3N
+
+    out: dict[str, Any] = {}
+    for key, hf in (("altup_n", "altup_num_inputs"), ("laurel_rank", "laurel_rank"),
+                    ("per_layer_embd", "hidden_size_per_layer_input")):
+        v = c.int(hf, lo=1, hi=1 << 16)
+        if v != GEMMA3N[key]:
+            raise _fail(hf, f"= {v}: llama.cpp's gemma3n loader fixes it at {GEMMA3N[key]} and could not load this model")
+        out[key] = v
+    shared = c.int("num_kv_shared_layers", default=0, hi=n_layer)
+    out["hf_num_kv_shared_layers"] = shared
+    if shared and n_layer - shared != GEMMA3N["n_layer_kv_from_start"]:
+        out["kv_share_note"] = (f"the config shares the KV cache from layer {n_layer - shared}; llama.cpp "
+                                f"shares it from layer {GEMMA3N['n_layer_kv_from_start']} whatever the file says")
+    return out
 
 
 def architecture_from_hf_config(cfg: dict[str, Any]) -> Architecture:
@@ -424,7 +500,8 @@ def architecture_from_hf_config(cfg: dict[str, Any]) -> Architecture:
     n_layer = c.int("num_hidden_layers", "n_layer", "num_layers", "n_layers", lo=1, hi=MAX_LAYERS)
     n_embd = c.int("hidden_size", "d_model", "n_embd", "model_dim", lo=1, hi=1 << 20)
     kinds, mlp_only = _layer_kinds(c, fam, n_layer)
-    all_recurrent = fam.hybrid == "mamba"
+    all_recurrent = fam.hybrid in ("mamba", "rwkv7")  # no attention layer at all
+    ffn_free = fam.hybrid == "mamba"  # Mamba blocks have no FFN; RWKV-7's channel mix is one
 
     if all_recurrent:
         n_head_scalar = n_kv_scalar = head_dim = 0
@@ -463,8 +540,10 @@ def architecture_from_hf_config(cfg: dict[str, Any]) -> Architecture:
     n_used = c.int("num_experts_per_tok", "experts_per_token", "moe_topk", "moe_k", default=0, hi=MAX_EXPERTS) if n_expert else 0
     if n_used > n_expert:
         raise _fail("num_experts_per_tok", f"= {n_used} exceeds the number of experts ({n_expert})")
-    dense_ff = c.int("intermediate_size", "n_inner", "ffn_hidden_size", "ffn_dim", "block_ff_dim",
-                     default=0 if (fam.moe or all_recurrent) else 4 * n_embd, hi=1 << 24)
+    ff_per_layer = _per_layer_ff(c, n_layer) if fam.arch == "gemma3n" else None  # MatFormer: one width per layer
+    dense_ff = max(ff_per_layer) if ff_per_layer else c.int(
+        "intermediate_size", "n_inner", "ffn_hidden_size", "ffn_dim", "block_ff_dim",
+        default=0 if (fam.moe or ffn_free) else 4 * n_embd, hi=1 << 24)
     n_ff_exp = n_ff_shexp = n_shared = 0
     if n_expert:
         n_ff_exp = c.int("moe_intermediate_size", "expert_ffn_hidden_size", default=dense_ff or None, lo=1, hi=1 << 24)
@@ -501,7 +580,9 @@ def architecture_from_hf_config(cfg: dict[str, Any]) -> Architecture:
     if fam.hybrid == "nemotron_h":  # only the "-" layers carry a dense FFN ("E" layers are MoE)
         n_ff = tuple(dense_ff if mlp_only[i] and not (moe_layers and moe_layers[i]) else 0 for i in range(n_layer))
     else:
-        n_ff = tuple(0 if (moe_layers and moe_layers[i]) or all_recurrent else dense_ff for i in range(n_layer))
+        n_ff = tuple(0 if (moe_layers and moe_layers[i]) or ffn_free else dense_ff for i in range(n_layer))
+    if ff_per_layer:
+        n_ff = ff_per_layer
     n_head = tuple(0 if (kinds and kinds[i] == LAYER_RECURRENT) or mlp_only[i] else n_head_scalar for i in range(n_layer))
     n_head_kv = tuple(0 if h == 0 else n_kv_scalar for h in n_head)
     if fam.hybrid == "parallel":
@@ -510,12 +591,22 @@ def architecture_from_hf_config(cfg: dict[str, Any]) -> Architecture:
 
     swa_window, swa_layers, swa_extra = (0, (), {}) if all_recurrent else _swa(c, fam, n_layer, model_type)
     extra.update(swa_extra)
+    if fam.arch == "gemma3n":
+        extra.update(_gemma3n_extra(c, n_layer))
 
     vocab = c.int("vocab_size", "padded_vocab_size", "n_vocab", lo=1, hi=1 << 24)
     ctx_default = MAMBA_CTX if all_recurrent else None
     n_ctx = c.int("max_position_embeddings", "n_positions", "max_sequence_length", "seq_length", "n_ctx", "model_max_length", default=ctx_default, lo=1, hi=MAX_CTX)
     if c.cfg.get("max_position_embeddings") is None and all_recurrent:
         extra["ctx_note"] = "recurrent model: no trained position limit; 2^20 as in llama.cpp's converter"
+    if fam.hybrid == "rwkv7":
+        # conversion/rwkv.py writes context_length 1048576 whatever the config says ("RWKV isn't context
+        # limited"), and llama.cpp sizes nothing by it: keep the config's figure as a note only.
+        if c.cfg.get("max_position_embeddings") is not None:
+            extra["hf_max_position_embeddings"] = n_ctx
+        n_ctx = MAMBA_CTX
+        extra["ctx_note"] = "RWKV-7: no trained position limit; 2^20 as in llama.cpp's converter"
+        extra.update(_rwkv7_lora_ranks(c, n_embd))
     tie = c.bool("tie_word_embeddings", fam.tie_default)
     n_pos = c.int("n_positions", "max_position_embeddings", default=n_ctx, lo=1, hi=MAX_CTX) if fam.learned_pos else 0
 

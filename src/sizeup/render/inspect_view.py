@@ -16,6 +16,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from ..estimate.kv_cache import kv_from_start
 from ..model import LAYER_RECURRENT, ModelDescription
 from ..units import fmt_bytes, fmt_count, fmt_ctx
 from .safe import TextTable, escape_controls, plain
@@ -119,6 +120,10 @@ def architecture_section(md: ModelDescription) -> RenderableType | None:
     if a.swa_window:
         pattern = a.swa_pattern
         t.add_row("Sliding window", f"{a.swa_window:,} tokens" + (f", {pattern}" if pattern else ""))
+    shared_from = kv_from_start(a)
+    if 0 <= shared_from < a.n_layer:  # Gemma 3n: the last layers read an earlier layer's KV cache
+        t.add_row("KV cache sharing", f"layers {shared_from}-{a.n_layer - 1} reuse the KV cache of earlier layers "
+                                      f"(llama.cpp allocates K/V for {shared_from} of {a.n_layer} layers)")
     if a.is_mla:
         mla = f"KV LoRA rank {a.kv_lora_rank}"
         if a.q_lora_rank:

@@ -64,12 +64,21 @@ ARCH_DEFAULTS: dict[str, dict[str, Any]] = {
     },
     "gemma2": {"n_head": 4, "n_head_kv": 2, "head_dim": 64, "sliding_window": 64, "n_layer": 4, "tie_embeddings": True},
     "gemma3": {"n_head": 4, "n_head_kv": 1, "head_dim": 64, "sliding_window": 64, "n_layer": 8, "tie_embeddings": True},
+    # Gemma 3n: 24 layers, so that layers 20-23 reuse the KV cache of layers 18/19 as in the real
+    # models (llama.cpp fixes n_layer_kv_from_start at 20); AltUp 4, LAuReL 64 and 256 per-layer
+    # embedding values are llama.cpp's fixed sizes (data/fixed_hparams.py). Narrow (n_embd 128) so
+    # that 24 layers and the per-layer embedding table stay under 20 MB.
+    "gemma3n": {"n_embd": 128, "n_head": 2, "n_head_kv": 1, "head_dim": 64, "n_ff": 256, "n_vocab": 384,
+                "sliding_window": 64, "n_layer": 24, "tie_embeddings": True, "swa_period": 5},
     "gpt-oss": {"head_dim": 64, "n_expert": 8, "n_expert_used": 2, "n_ff_exp": 128, "sliding_window": 64},
     "jamba": {"d_inner": 512, "d_state": 16, "dt_rank": 16, "d_conv": 4, "n_expert": 4, "n_expert_used": 2,
               "attn_layers": (2,), "moe_layers": (1, 3)},
     "mamba2": {"d_inner": 512, "d_state": 64, "ssm_head_dim": 64, "n_group": 1, "d_conv": 4, "n_ctx": 1 << 20},
     "granitehybrid": {"d_inner": 512, "d_state": 64, "ssm_head_dim": 64, "n_group": 1, "d_conv": 4,
                       "n_layer": 6, "attn_layers": (2, 5)},
+    # RWKV-7: four heads of 64; distinct low-rank sizes so a swapped rank shows up as a shape mismatch.
+    "rwkv7": {"head_size": 64, "lora_decay": 32, "lora_iclr": 64, "lora_value_res_mix": 96, "lora_gate": 128,
+              "n_ff": 1024, "n_ctx": 1 << 20},
 }
 
 SUPPORTED_ARCHS = tuple(ARCH_DEFAULTS)
@@ -372,6 +381,59 @@ def _build_gemma(b: _Builder, gemma3: bool) -> None:
         b.t(T.FFN_POST_NORM, (p["n_embd"],), i, init="ones")
 
 
+def _build_gemma3n(b: _Builder) -> None:
+    """Gemma 3n (src/models/gemma3n.cpp): Gemma 3's block plus AltUp, LAuReL and per-layer
+    embeddings, with the metadata conversion/gemma.py (Gemma3NModel) writes: a per-layer sliding
+    pattern, the AltUp and per-layer-input sizes, the KV-sharing count and sparsity scales (the
+    loader reads only the pattern and the window; the rest are fixed in llama.cpp)."""
+    from gguf.constants import MODEL_TENSOR as T
+
+    from ..data.fixed_hparams import GEMMA3N
+
+    p = b.p
+    hd = _head_dim(p)
+    e, n_layer = p["n_embd"], p["n_layer"]
+    n_altup, rank, ple = GEMMA3N["altup_n"], GEMMA3N["laurel_rank"], GEMMA3N["per_layer_embd"]
+    _common_kv(b)
+    b.u32("feed_forward_length", p["n_ff"])
+    b.u32("attention.key_length", hd)
+    b.u32("attention.value_length", hd)
+    b.u32("attention.sliding_window", p["sliding_window"])
+    b.f32("final_logit_softcapping", 30.0)
+    period = p["swa_period"]
+    b.arr("attention.sliding_window_pattern", [(i + 1) % period != 0 for i in range(n_layer)])
+    b.u32("altup.active_idx", 0)
+    b.u32("altup.num_inputs", n_altup)
+    b.u32("embedding_length_per_layer_input", ple)
+    b.u32("attention.shared_kv_layers", max(0, n_layer - GEMMA3N["n_layer_kv_from_start"]))
+    b.arr("activation_sparsity_scale", [1.6448533535003662 if i < 10 else 0.0 for i in range(n_layer)])
+    _embeddings(b)
+    b.t(T.ALTUP_PROJ, (e, e, n_altup - 1))
+    b.t(T.ALTUP_UNEMBD_PROJ, (e, e, n_altup - 1))
+    b.t(T.PER_LAYER_TOKEN_EMBD, (ple * n_layer, p["n_vocab"]))
+    b.t(T.PER_LAYER_MODEL_PROJ, (e, ple * n_layer))
+    b.t(T.PER_LAYER_PROJ_NORM, (ple,), init="ones")
+    for i in range(n_layer):
+        b.t(T.ATTN_NORM, (e,), i, init="ones")
+        _attention(b, i, p["n_head"], p["n_head_kv"], hd, qk_norm=True)
+        b.t(T.ATTN_POST_NORM, (e,), i, init="ones")
+        b.t(T.FFN_NORM, (e,), i, init="ones")
+        _dense_ffn(b, i, p["n_ff"])
+        b.t(T.FFN_POST_NORM, (e,), i, init="ones")
+        b.t(T.PER_LAYER_INP_GATE, (e, ple), i)
+        b.t(T.PER_LAYER_PROJ, (ple, e), i)
+        b.t(T.PER_LAYER_POST_NORM, (e,), i, init="ones")
+        # The converter keeps the AltUp coefficient matrices in F32 (conversion/base.py).
+        b.t(T.ALTUP_CORRECT_COEF, (n_altup, n_altup), i, init="small")
+        b.t(T.ALTUP_CORRECT_SCALE, (e,), i, init="ones")
+        b.t(T.ALTUP_PREDICT_COEF, (n_altup, n_altup * n_altup), i, init="small")
+        b.t(T.ALTUP_ROUTER, (e, n_altup), i)
+        b.t(T.ALTUP_ROUTER_NORM, (e,), i, init="ones")
+        b.t(T.LAUREL_L, (e, rank), i)
+        b.t(T.LAUREL_R, (rank, e), i)
+        b.t(T.LAUREL_POST_NORM, (e,), i, init="ones")
+
+
 def _mamba2_kv(b: _Builder) -> int:
     p = b.p
     n_ssm_head = p["d_inner"] // p["ssm_head_dim"]
@@ -526,7 +588,68 @@ def _build_jamba(b: _Builder) -> None:
             _dense_ffn(b, i, p["n_ff"])
 
 
+def _build_rwkv7(b: _Builder) -> None:
+    """RWKV-7 (src/models/rwkv7.cpp): every layer a time mix (WKV-7 state, low-rank decay / ICLR /
+    value-mix / gate projections) and a channel mix, LayerNorms with biases, a norm on the token
+    embeddings; metadata as conversion/rwkv.py writes it (head_count 0, no token_shift_count: the
+    default 2). Layer 0's value-mix projections have the ICLR rank, as the converter makes them."""
+    from gguf.constants import MODEL_TENSOR as T
+
+    p = b.p
+    e, ff = p["n_embd"], p["n_ff"]
+    if e % p["head_size"]:
+        raise ValueError("rwkv7 needs n_embd to be a multiple of head_size")
+    if p["tie_embeddings"]:
+        raise ValueError("rwkv7 needs an output tensor (llama.cpp requires it)")
+    _common_kv(b, heads=False)
+    b.u32("attention.head_count", 0)
+    b.f32("attention.layer_norm_epsilon", 1e-5)
+    b.u32("wkv.head_size", p["head_size"])
+    b.u32("attention.decay_lora_rank", p["lora_decay"])
+    b.u32("attention.iclr_lora_rank", p["lora_iclr"])
+    b.u32("attention.value_residual_mix_lora_rank", p["lora_value_res_mix"])
+    b.u32("attention.gate_lora_rank", p["lora_gate"])
+    b.u32("feed_forward_length", ff)
+    b.t(T.TOKEN_EMBD, (e, p["n_vocab"]))
+    b.t(T.TOKEN_EMBD_NORM, (e,), init="ones")
+    b.t(T.TOKEN_EMBD_NORM, (e,), suffix="bias", init="zeros")
+    b.t(T.OUTPUT_NORM, (e,), init="ones")
+    b.t(T.OUTPUT_NORM, (e,), suffix="bias", init="zeros")
+    b.t(T.OUTPUT, (e, p["n_vocab"]))
+    for i in range(p["n_layer"]):
+        vr = p["lora_iclr"] if i == 0 else p["lora_value_res_mix"]
+        for norm in (T.ATTN_NORM, T.ATTN_NORM_2):
+            b.t(norm, (e,), i, init="ones")
+            b.t(norm, (e,), i, suffix="bias", init="zeros")
+        # decay (w1/w2 are written F32 by the converter: init "small" keeps them F32 here too)
+        b.t(T.TIME_MIX_W0, (e,), i, init="small")
+        b.t(T.TIME_MIX_W1, (e, p["lora_decay"]), i, init="small")
+        b.t(T.TIME_MIX_W2, (p["lora_decay"], e), i, init="small")
+        b.t(T.TIME_MIX_A0, (e,), i, init="small")
+        b.t(T.TIME_MIX_A1, (e, p["lora_iclr"]), i)
+        b.t(T.TIME_MIX_A2, (p["lora_iclr"], e), i)
+        b.t(T.TIME_MIX_V0, (e,), i, init="small")
+        b.t(T.TIME_MIX_V1, (e, vr), i)
+        b.t(T.TIME_MIX_V2, (vr, e), i)
+        b.t(T.TIME_MIX_G1, (e, p["lora_gate"]), i)
+        b.t(T.TIME_MIX_G2, (p["lora_gate"], e), i)
+        b.t(T.TIME_MIX_LERP_FUSED, (e, 1, 1, 6), i, init="small")
+        b.t(T.TIME_MIX_K_K, (e,), i, init="ones")
+        b.t(T.TIME_MIX_K_A, (e,), i, init="ones")
+        b.t(T.TIME_MIX_R_K, (e,), i, init="small")
+        b.t(T.TIME_MIX_KEY, (e, e), i)
+        b.t(T.TIME_MIX_VALUE, (e, e), i)
+        b.t(T.TIME_MIX_RECEPTANCE, (e, e), i)
+        b.t(T.TIME_MIX_LN, (e,), i, init="ones")
+        b.t(T.TIME_MIX_LN, (e,), i, suffix="bias", init="zeros")
+        b.t(T.TIME_MIX_OUTPUT, (e, e), i)
+        b.t(T.CHANNEL_MIX_LERP_K, (e,), i, init="small")
+        b.t(T.CHANNEL_MIX_KEY, (e, ff), i)
+        b.t(T.CHANNEL_MIX_VALUE, (ff, e), i)
+
+
 _BUILDERS: dict[str, Callable[[_Builder], None]] = {
+    "rwkv7": _build_rwkv7,
     "gpt-oss": _build_gpt_oss,
     "jamba": _build_jamba,
     "llama": _build_llama,
@@ -536,6 +659,7 @@ _BUILDERS: dict[str, Callable[[_Builder], None]] = {
     "deepseek32": lambda b: _build_deepseek2(b, indexer=True),
     "gemma2": lambda b: _build_gemma(b, gemma3=False),
     "gemma3": lambda b: _build_gemma(b, gemma3=True),
+    "gemma3n": _build_gemma3n,
     "mamba2": _build_mamba2,
     "granitehybrid": _build_granitehybrid,
 }
