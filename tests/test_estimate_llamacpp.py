@@ -2,7 +2,7 @@
 
 Real models: SmolLM2-135M (llama, tied embeddings, 49k vocab) and gemma-3-270m (sliding window
 5:1, 262k vocab). Synthetic GGUFs from sizeup.testing.synthetic_gguf cover MoE (qwen3moe), MLA
-(deepseek2), recurrent (mamba2; rwkv7, a time mix and a channel mix per layer, which
+(deepseek2), MLA + KDA linear attention (kimi-linear), recurrent (mamba2; rwkv7, a time mix and a channel mix per layer, which
 rwkv7_wide makes the larger), hybrid attention+SSM (granitehybrid) and Gemma 3n (layers that
 reuse an earlier layer's KV cache; AltUp and per-layer inputs in the compute buffer). Targets from the brief:
 total within 3% or 32 MiB (whichever larger) of llama.cpp's figure; per component we hold the
@@ -31,7 +31,7 @@ LOG_ROUNDING = 6 * 1024  # llama.cpp prints MiB with two decimals: +-5.2 KiB per
 def models(smollm2_path, gemma3_path, tmp_path_factory) -> dict[str, Path]:
     d = tmp_path_factory.mktemp("synthetic")
     out = {"smollm2": Path(smollm2_path), "gemma3": Path(gemma3_path)}
-    for arch in ("qwen3moe", "deepseek2", "deepseek32", "mamba2", "granitehybrid"):
+    for arch in ("qwen3moe", "deepseek2", "deepseek32", "kimi-linear", "mamba2", "granitehybrid"):
         out[arch] = write_synthetic(d / f"{arch}.gguf", arch)
     out["rwkv7"] = write_synthetic(d / "rwkv7.gguf", "rwkv7")
     out["rwkv7_wide"] = write_synthetic(d / "rwkv7_wide.gguf", "rwkv7", n_ff=4096)
@@ -73,6 +73,9 @@ CASES = [
     ("deepseek2", 512, "f16", False, 1),
     ("deepseek32", 8192, "f16", "auto", 1),  # + the lightning indexer's key cache, mask and scores
     ("deepseek32", 4096, "f16", False, 1),
+    ("kimi-linear", 4096, "f16", "auto", 1),  # MLA latent cache on 1 layer of 4, KDA state on the rest
+    ("kimi-linear", 512, "f16", False, 1),
+    ("kimi-linear", 32768, "f16", "auto", 3),  # three KDA states per layer
     ("mamba2", 4096, "f16", "auto", 3),
     ("granitehybrid", 4096, "f16", "auto", 1),
     ("granitehybrid", 32768, "q8_0", "auto", 1),

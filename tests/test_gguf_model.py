@@ -403,6 +403,21 @@ def test_olmo2_window_only_when_declared_and_mamba1():
         architecture_from_gguf(base_kv("mamba", 4, **{k: v for k, v in ssm.items() if k != "ssm.state_size"}))
 
 
+def test_kimi_linear_kda_layers_and_required_keys():
+    # src/models/kimi-linear.cpp: head_count_kv 0 marks the KDA layers; ssm.conv_kernel and
+    # kda.head_dim are required keys (load_arch_hparams reads them without a default).
+    kv = base_kv("kimi-linear", 4, **{"attention.head_count_kv": [0, 0, 0, 1], "ssm.conv_kernel": 4, "kda.head_dim": 64,
+                                      "attention.kv_lora_rank": 64, "attention.key_length": 80, "attention.value_length": 64,
+                                      "attention.key_length_mla": 48, "attention.value_length_mla": 32,
+                                      "rope.dimension_count": 16})
+    a = architecture_from_gguf(kv)
+    assert a.layer_kinds == (LAYER_RECURRENT,) * 3 + (LAYER_ATTENTION,) and a.is_mla
+    assert (a.ssm.kind, a.ssm.d_conv, a.ssm.n_head, a.ssm.head_size) == ("kda", 4, 8, 64)
+    for key in ("kda.head_dim", "ssm.conv_kernel"):
+        with pytest.raises(BadModelFile, match=key.replace(".", r"\.")):
+            architecture_from_gguf({k: v for k, v in kv.items() if not k.endswith(key)})
+
+
 def test_pure_recurrent_rwkv():
     lora = {"attention.decay_lora_rank": 64, "attention.iclr_lora_rank": 64,
             "attention.value_residual_mix_lora_rank": 32, "attention.gate_lora_rank": 128}

@@ -502,3 +502,95 @@ def test_mutated_gemma3n_configs_are_total(changes):
         from sizeup.layout import count_params
 
         assert count_params(a) > 0
+
+
+# --- Kimi-Linear (conversion/kimi_linear.py and src/models/kimi-linear.cpp are the reference) ------
+KIMI_LINEAR_48B = {  # moonshotai/Kimi-Linear-48B-A3B-Instruct (architecture keys; see the catalog entry's sources)
+    "model_type": "kimi_linear", "architectures": ["KimiLinearForCausalLM"], "hidden_size": 2304, "num_hidden_layers": 27,
+    "num_attention_heads": 32, "num_key_value_heads": 32, "head_dim": 72, "intermediate_size": 9216,
+    "moe_intermediate_size": 1024, "num_experts": 256, "num_experts_per_token": 8, "num_shared_experts": 1,
+    "first_k_dense_replace": 1, "moe_layer_freq": 1, "q_lora_rank": None, "kv_lora_rank": 512, "qk_nope_head_dim": 128,
+    "qk_rope_head_dim": 64, "v_head_dim": 128, "mla_use_nope": True, "vocab_size": 163840, "model_max_length": 1048576,
+    "tie_word_embeddings": False,
+    "linear_attn_config": {"full_attn_layers": [4, 8, 12, 16, 20, 24, 27], "head_dim": 128, "num_heads": 32,
+                           "short_conv_kernel_size": 4,
+                           "kda_layers": [i for i in range(1, 28) if i not in (4, 8, 12, 16, 20, 24, 27)]},
+}
+
+
+def test_kimi_linear_48b_mla_and_kda_layers():
+    from sizeup.estimate.kv_cache import has_kv, k_row, recurrent_rows, v_row
+
+    a = architecture_from_hf_config(KIMI_LINEAR_48B)
+    assert a.name == "kimi-linear" and a.is_mla and a.n_layer == 27
+    mla = [i for i in range(27) if a.layer_kind(i) == LAYER_ATTENTION]
+    assert mla == [3, 7, 11, 15, 19, 23, 26] and a.n_recurrent_layers == 20
+    assert (a.kv_lora_rank, a.q_lora_rank, a.rope_dim, a.head_dim_k, a.head_dim_v) == (512, 0, 64, 192, 128)
+    assert (a.n_expert, a.n_expert_used, a.n_expert_shared, a.n_ff_exp, a.n_ff_shexp) == (256, 8, 1, 1024, 1024)
+    assert a.n_ff[0] == 9216 and sum(a.moe_layers) == 26 and a.n_ctx_train == 1 << 20
+    # KV cache only on the MLA layers: the latent (512) + the rope part (64), V a view of it
+    assert [i for i in range(27) if has_kv(a, i)] == mla and (k_row(a, 3), v_row(a, 3)) == (576, 0)
+    # llama_hparams::n_embd_r / n_embd_s for KDA, with the figures its own comments give for this model
+    assert recurrent_rows(a) == (3 * 3 * 4096, 128 * 128 * 32) == (36864, 524288)
+
+
+def test_kimi_linear_matches_llama_cpp_conversion(tmp_path):
+    """A Kimi-Linear config.json of the synthetic file's sizes predicts the tensors llama.cpp loads
+    from that file (test_synthetic_gguf runs it), and the same KV cache and recurrent state."""
+    from sizeup.estimate.kv_cache import kv_bytes_per_token, recurrent_rows
+    from sizeup.formats.gguf_model import describe_gguf
+    from sizeup.layout import predict_tensors
+    from sizeup.testing.synthetic_gguf import synthetic_params, write_synthetic
+
+    p = synthetic_params("kimi-linear")
+    n = p["n_layer"]
+    cfg = dict(KIMI_LINEAR_48B, hidden_size=p["n_embd"], num_hidden_layers=n, num_attention_heads=p["n_head"],
+               num_key_value_heads=p["n_head"], intermediate_size=p["n_ff"], moe_intermediate_size=p["n_ff_exp"],
+               num_experts=p["n_expert"], num_experts_per_token=p["n_expert_used"], num_shared_experts=p["n_expert_shared"],
+               first_k_dense_replace=p["n_dense_lead"], kv_lora_rank=p["kv_lora_rank"], qk_nope_head_dim=p["qk_nope"],
+               qk_rope_head_dim=p["qk_rope"], v_head_dim=p["v_head"], vocab_size=p["n_vocab"], model_max_length=p["n_ctx"],
+               linear_attn_config={"full_attn_layers": [i + 1 for i in p["attn_layers"]], "head_dim": p["kda_head_dim"],
+                                   "num_heads": p["n_head"], "short_conv_kernel_size": p["d_conv"]})
+    from_hf = architecture_from_hf_config(cfg)
+    path = write_synthetic(tmp_path / "k.gguf", "kimi-linear")
+    d = describe_gguf(path)
+    assert dict(predict_tensors(from_hf)) == {t.name: tuple(t.shape) for t in d.tensors}
+    assert recurrent_rows(from_hf) == recurrent_rows(d.arch) and from_hf.layer_kinds == d.arch.layer_kinds
+    assert kv_bytes_per_token(from_hf) == kv_bytes_per_token(d.arch) > 0
+
+
+@pytest.mark.parametrize("change, word", [
+    ({"linear_attn_config": None}, "linear_attn_config"),
+    ({"linear_attn_config": "kda"}, "must be an object"),
+    ({"linear_attn_config": dict(KIMI_LINEAR_48B["linear_attn_config"], full_attn_layers=[0, 4])}, "1-based"),
+    ({"linear_attn_config": dict(KIMI_LINEAR_48B["linear_attn_config"], full_attn_layers=[28])}, "1..27"),
+    ({"linear_attn_config": dict(KIMI_LINEAR_48B["linear_attn_config"], num_heads=16)}, "one head count"),
+    ({"linear_attn_config": dict(KIMI_LINEAR_48B["linear_attn_config"], head_dim="128")}, "integer"),
+])
+def test_kimi_linear_bad_configs_raise_one_line(change, word):
+    with pytest.raises(SizeupError) as e:
+        architecture_from_hf_config(dict(KIMI_LINEAR_48B, **change))
+    assert word in str(e.value) and "\n" not in str(e.value)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.dictionaries(st.sampled_from(sorted(KIMI_LINEAR_48B) + ["linear_attn_config.head_dim", "linear_attn_config.num_heads",
+                                                                  "linear_attn_config.short_conv_kernel_size",
+                                                                  "linear_attn_config.full_attn_layers"]), _VALUES, max_size=4))
+def test_mutated_kimi_linear_configs_are_total(changes):
+    """Any mutation of the Kimi-Linear config (its nested KDA settings too) yields a valid
+    Architecture whose tensors can be listed, or one SizeupError line."""
+    cfg = dict(KIMI_LINEAR_48B, linear_attn_config=dict(KIMI_LINEAR_48B["linear_attn_config"]))
+    for k, v in changes.items():
+        if k.startswith("linear_attn_config.") and isinstance(cfg.get("linear_attn_config"), dict):
+            cfg["linear_attn_config"][k.split(".", 1)[1]] = v
+        else:
+            cfg[k] = v
+    a = _valid_or_one_line(cfg)
+    if a is not None:
+        from sizeup.layout import count_params
+
+        try:
+            assert count_params(a) > 0
+        except SizeupError as e:
+            assert "\n" not in str(e)

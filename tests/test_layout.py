@@ -163,7 +163,7 @@ def test_bad_architectures_raise_one_line_errors():
 
 # --- every architecture family, against tiny files llama.cpp loads ----------------------------
 
-@pytest.mark.parametrize("family", ["llama", "qwen3", "qwen3moe", "deepseek2", "deepseek32", "gemma2", "gemma3", "gpt-oss", "jamba",
+@pytest.mark.parametrize("family", ["llama", "qwen3", "qwen3moe", "deepseek2", "deepseek32", "kimi-linear", "gemma2", "gemma3", "gpt-oss", "jamba",
                                     "mamba2", "granitehybrid", "rwkv7", "gemma3n"])
 def test_layout_equals_synthetic_model(family, tmp_path):
     from sizeup.formats.gguf_model import architecture_from_gguf
@@ -216,6 +216,32 @@ def test_qwen3_next_gated_deltanet_layout():
     from sizeup.estimate.kv_cache import recurrent_rows
 
     assert recurrent_rows(arch) == (3 * (4096 + 2 * 16 * 128), 128 * 4096)
+
+
+def test_kimi_linear_kda_and_mla_layout():
+    cfg = {  # moonshotai/Kimi-Linear-48B-A3B-Instruct (architecture keys; see the catalog entry's sources)
+        "model_type": "kimi_linear", "hidden_size": 2304, "num_hidden_layers": 27, "num_attention_heads": 32,
+        "num_key_value_heads": 32, "intermediate_size": 9216, "moe_intermediate_size": 1024, "num_experts": 256,
+        "num_experts_per_token": 8, "num_shared_experts": 1, "first_k_dense_replace": 1, "q_lora_rank": None,
+        "kv_lora_rank": 512, "qk_nope_head_dim": 128, "qk_rope_head_dim": 64, "v_head_dim": 128, "vocab_size": 163840,
+        "model_max_length": 1048576, "tie_word_embeddings": False,
+        "linear_attn_config": {"full_attn_layers": [4, 8, 12, 16, 20, 24, 27], "head_dim": 128, "num_heads": 32,
+                               "short_conv_kernel_size": 4},
+    }
+    arch = _from_config(cfg)
+    t = dict(predict_tensors(arch))
+    # KDA layer 0 (src/models/kimi-linear.cpp): 32 heads of 128 for q, k, v; 4-D convolutions as converted.
+    assert t["blk.0.ssm_conv1d_q.weight"] == (4, 1, 4096, 1) and t["blk.0.attn_v.weight"] == (2304, 4096)
+    assert t["blk.0.ssm_f_a.weight"] == (2304, 128) and t["blk.0.ssm_f_b.weight"] == (128, 4096)
+    assert t["blk.0.ssm_beta.weight"] == (2304, 32) and t["blk.0.ssm_a"] == (1, 32, 1, 1)
+    assert t["blk.0.ssm_dt.bias"] == (4096,) and t["blk.0.ssm_norm.weight"] == (128,)
+    assert t["blk.0.attn_output.weight"] == (4096, 2304) and t["blk.0.ffn_gate.weight"] == (2304, 9216)
+    # MLA layer 3 without q LoRA; wkv_a_mqa [2304, 576] as the loader's comment gives it.
+    assert t["blk.3.attn_q.weight"] == (2304, 32 * 192) and t["blk.3.attn_kv_a_mqa.weight"] == (2304, 576)
+    assert t["blk.3.attn_k_b.weight"] == (128, 512, 32) and t["blk.3.attn_v_b.weight"] == (512, 128, 32)
+    assert "blk.3.ssm_conv1d_q.weight" not in t and "blk.0.attn_kv_a_mqa.weight" not in t
+    assert t["blk.1.ffn_up_exps.weight"] == (2304, 1024, 256) and t["blk.1.exp_probs_b.bias"] == (256,)
+    assert t["blk.1.ffn_down_shexp.weight"] == (1024, 2304)
 
 
 def test_lfm2_short_convolution_layout():

@@ -231,7 +231,7 @@ def test_requantize_keeps_unquantizable_types():
 
 # Tiny files of every family (n_embd 256: no fallbacks hide the k-quant rules; 8-expert MoE
 # rules, MLA, recurrent layers, RWKV-7's never-quantized low-rank projections), quantized by real llama.cpp.
-SYNTHETIC = ["llama", "qwen3", "qwen3moe", "deepseek2", "gemma2", "gemma3", "gpt-oss", "jamba", "mamba2",
+SYNTHETIC = ["llama", "qwen3", "qwen3moe", "deepseek2", "kimi-linear", "gemma2", "gemma3", "gpt-oss", "jamba", "mamba2",
              "granitehybrid", "rwkv7", "gemma3n"]  # gemma3n: the per-layer embedding table, AltUp/LAuReL kept as is
 
 
@@ -253,6 +253,6 @@ def test_synthetic_families_match_llama_quantize(family, tmp_path):
         # Data section to the byte (32-byte padded tensors). The metadata of these gguf-py-written
         # files does not round-trip byte for byte through llama.cpp, so it is not compared here.
         assert sum((t.n_bytes + 31) // 32 * 32 for t in re_t) == real.file_size - real.data_offset, ftype
-        if family in ("rwkv7", "gemma3n"):  # catalog models have no file: the mix from the architecture alone
+        if family in ("rwkv7", "gemma3n", "kimi-linear"):  # catalog models have no file: the mix from the architecture alone
             pr_t = predict_tensors(arch, ftype)
             assert {t.name: t.dtype for t in pr_t} == {t.name: t.type_name for t in real.tensors}, ftype

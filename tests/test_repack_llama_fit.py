@@ -149,12 +149,14 @@ def fit_models(smollm2_path, gemma3_path, tmp_path_factory) -> dict[str, Path]:
         "qwen3moe": write_synthetic(d / "moe.gguf", "qwen3moe", dtype="Q8_0", n_ctx=65536),
         "granitehybrid": write_synthetic(d / "hybrid.gguf", "granitehybrid", dtype="Q8_0", n_ctx=65536),
         "rwkv7": write_synthetic(d / "rwkv7.gguf", "rwkv7", dtype="Q8_0"),  # pure recurrent
+        # MLA latent cache on one layer, KDA delta-rule state on the others
+        "kimi-linear": write_synthetic(d / "kimi.gguf", "kimi-linear", dtype="Q8_0", n_ctx=65536),
         # shared-KV layers (20 of 24 hold a cache), per-layer inputs and AltUp in the compute buffer
         "gemma3n": write_synthetic(d / "gemma3n.gguf", "gemma3n", dtype="Q8_0", n_ctx=65536),
     }
 
 
-@pytest.mark.parametrize("name", ["smollm2", "gemma3", "qwen3moe", "granitehybrid", "rwkv7", "gemma3n"])
+@pytest.mark.parametrize("name", ["smollm2", "gemma3", "qwen3moe", "granitehybrid", "rwkv7", "gemma3n", "kimi-linear"])
 @pytest.mark.parametrize("ctx", [4096, 32768])
 def test_llama_fit_matches_llama_cpp_reservation(name, ctx, fit_models, build):
     path = fit_models[name]

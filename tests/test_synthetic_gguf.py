@@ -42,6 +42,7 @@ def test_every_arch_loads_and_runs_in_llama_cpp(tmp_path, arch):
     ("qwen3moe", {"n_expert": 16, "n_expert_used": 4, "n_ff_exp": 64}),
     ("deepseek2", {"q_lora_rank": 0, "n_layer": 26, "n_dense_lead": 3, "n_embd": 128, "n_expert": 4, "n_ff_exp": 64}),  # "lite": no q LoRA
     ("gemma3", {"n_layer": 7, "sliding_window": 32}),
+    ("kimi-linear", {"n_layer": 6, "attn_layers": (2, 5), "n_dense_lead": 2, "kda_head_dim": 128, "dtype": "Q8_0"}),
     ("granitehybrid", {"attn_layers": (0,), "n_layer": 3}),
     ("rwkv7", {"dtype": "Q8_0", "n_layer": 2, "n_embd": 512, "head_size": 128}),  # 4 heads of 128
     ("gemma3n", {"n_layer": 12, "sliding_window": 32}),  # fewer layers than llama.cpp's first shared one: no sharing

@@ -134,6 +134,9 @@ ARCH_TRAITS: dict[str, dict[str, Any]] = {
     "qwen3next": {"qk_norm": "head", "attn_q_gate": True, "shexp_gate": True},
     "qwen35": {"qk_norm": "head", "attn_q_gate": True},
     "qwen35moe": {"qk_norm": "head", "attn_q_gate": True, "shexp_gate": True},
+    # src/models/kimi-linear.cpp: MLA layers without q LoRA (attn_q) and KDA layers (_recurrent);
+    # the MoE layers always carry exp_probs_b (created as required).
+    "kimi-linear": {"exp_probs_b": True},
     # src/models/seed-oss.cpp (q/k/v biases: attention_bias in its config; the pre-FFN norm is
     # named post_attention_norm, as gpt-oss's), hunyuan-vl.cpp (which hunyuan-dense loads with:
     # per-head q/k norms), ernie4-5.cpp (llama's tensors).
@@ -297,6 +300,24 @@ def _recurrent(arch: Architecture, t: dict[str, Any], i: int, out: list[TensorSp
             (p + "ssm_beta_alpha.weight", (E, 2 * s.n_head)),
             (p + "ssm_norm.weight", (s.head_size,)),
             (p + "ssm_out.weight", (value_dim, E)),
+        ]
+    elif s.kind == "kda":
+        # Kimi Delta Attention (src/models/kimi-linear.cpp load_arch_tensors): n_head heads of
+        # head_size for q, k and v alike, a short convolution over each (4-D as
+        # conversion/kimi_linear.py writes it; ggml drops the trailing 1 when the file is rewritten),
+        # low-rank f (decay) and g (output gate) projections of rank head_size, beta per head.
+        d, n, hd = s.d_conv, s.n_head, s.head_size
+        di = n * hd
+        out += [(p + f"ssm_conv1d_{x}.weight", (d, 1, di, 1)) for x in "qkv"]
+        out += [
+            (p + "attn_q.weight", (E, di)), (p + "attn_k.weight", (E, di)), (p + "attn_v.weight", (E, di)),
+            (p + "ssm_f_a.weight", (E, hd)), (p + "ssm_f_b.weight", (hd, di)),
+            (p + "ssm_beta.weight", (E, n)),
+            (p + "ssm_a", (1, n, 1, 1)),
+            (p + "ssm_dt.bias", (di,)),
+            (p + "ssm_g_a.weight", (E, hd)), (p + "ssm_g_b.weight", (hd, di)),
+            (p + "ssm_norm.weight", (hd,)),
+            (p + "attn_output.weight", (di, E)),
         ]
     elif s.kind == "lfm2_conv":
         # LFM2 short gated convolution: in_proj gives B, C, x; the conv kernel spans L_cache steps.

@@ -70,6 +70,7 @@ CONVERTER_F32_SUBSTRINGS: tuple[str, ...] = (
     "ssm_conv1d.weight", "shortconv.conv.weight", "time_mix_first", "time_mix_w1", "time_mix_w2",
     "time_mix_decay_w1", "time_mix_decay_w2", "time_mix_lerp_fused",
     "altup_correct_coef", "altup_predict_coef",  # Gemma 3n's AltUp coefficient matrices
+    "ssm_conv1d_q.weight", "ssm_conv1d_k.weight", "ssm_conv1d_v.weight",  # Kimi-Linear's KDA convolutions
 )
 
 # llama.cpp gives "70B" models (8 query heads per attn_v head) more bits on attn_v.

@@ -65,6 +65,17 @@ SSM_ACT_EMBD = 3
 RWKV7_ACT_EMBD = 18.05
 RWKV7_FFN_ACT_EMBD = 14
 RWKV7_FFN_ACT_NFF = 1
+# Kimi-Linear's KDA layers (src/models/kimi-linear.cpp with the fused gated-delta-net op, llama.cpp's
+# CPU default): q, k, v projections, their convolution inputs and outputs, the decay gate and the
+# op's output keep ~7 floats per token per channel of the n_head x head_size width live beside ~3
+# n_embd-wide ones; the delta-rule state is there twice (rows gathered from the cache, the op's new
+# state), for one sequence: llama.cpp reserves this architecture's prompt graph with n_seqs = 1
+# (llama_context::sched_reserve, TAG_RESERVE_DIAG_DECAY). Fitted to llama.cpp's compute buffer for
+# synthetic kimi-linear files (n_embd 256..1024, widths 256..1024, head_size 64 and 128, n_ubatch
+# 128 and 512, flash attention on): within 3.5%.
+KDA_ACT_EMBD = 3
+KDA_ACT_INNER = 7
+KDA_STATE_COPIES = 2
 # Gemma 3n (src/models/gemma3n.cpp): the per-layer inputs, one per_layer_embd-wide row per layer and
 # token (P = per_layer_embd x n_layer floats per token), are projected, normalized, added to the
 # per-layer token embeddings and permuted before the first layer: ~4 P-wide tensors live at once,
@@ -168,7 +179,8 @@ def compute_phases(arch: Architecture, cache: CacheEstimate, r: Resolved, n_outp
                 a += cells * T * nh * F32  # KQ scores, one layer at a time
             attn = max(attn, masks + a)
         if has_recurrent_state(arch, il):
-            attn = max(attn, masks + ssm_activation_floats(arch) * tok + rwkv7_state_bytes(arch, r))
+            attn = max(attn, masks + ssm_activation_floats(arch) * tok + rwkv7_state_bytes(arch, r)
+                       + kda_state_bytes(arch))
         if arch.is_moe_layer(il) and arch.n_ff_exp:
             moe = (2 * arch.n_expert * tok  # router logits + probabilities
                    + 2 * arch.n_ff_exp * arch.n_expert_used * tok  # gate, up per used expert
@@ -222,6 +234,8 @@ def ssm_activation_floats(arch: Architecture) -> int:
     s = arch.ssm
     if _is_rwkv7(arch):
         return int(RWKV7_ACT_EMBD * arch.n_embd)
+    if s.kind == "kda":  # Kimi-Linear: see KDA_ACT_*
+        return KDA_ACT_EMBD * arch.n_embd + KDA_ACT_INNER * s.n_head * s.head_size
     d_inner = s.d_inner or 2 * arch.n_embd
     bc = 2 * s.n_group * s.d_state if s.n_group else 0
     proj = 2 * d_inner + bc + (s.n_head or 0)
@@ -243,6 +257,15 @@ def rwkv7_state_bytes(arch: Architecture, r: Resolved) -> int:
     if not _is_rwkv7(arch):
         return 0
     return 2 * arch.n_embd * arch.ssm.head_size * r.n_seq_max * F32
+
+
+def kda_state_bytes(arch: Architecture) -> int:
+    """A Kimi-Linear KDA layer's delta-rule state in the prompt graph: KDA_STATE_COPIES x
+    llama_hparams::n_embd_s (head_size^2 x n_head F32) for the one sequence llama.cpp reserves with."""
+    s = arch.ssm
+    if s is None or s.kind != "kda":
+        return 0
+    return KDA_STATE_COPIES * s.head_size * s.head_size * s.n_head * F32
 
 
 def host_compute_bytes_offloaded(arch: Architecture, cache: CacheEstimate, r: Resolved) -> int:

@@ -169,6 +169,12 @@ def recurrent_rows(arch: Architecture) -> tuple[int, int]:
         return shift * arch.n_embd, arch.n_embd * head
     if kind in ("lfm2", "shortconv"):
         return arch.n_embd * max(s.d_conv - 1, 0), 0
+    if kind == "kda":
+        # Kimi-Linear (llama_hparams::n_embd_r/n_embd_s, n_embd_head_kda != 0): conv states of q, k
+        # and v over n_head x head_size channels ((d_conv - 1) steps, 3 if d_conv is unset), and a
+        # head_size x head_size delta-rule state per head.
+        d_inner = s.n_head * s.head_size
+        return 3 * (s.d_conv - 1 if s.d_conv > 0 else 3) * d_inner, s.head_size * s.head_size * s.n_head
     # Mamba / Mamba-2 (and hybrids built on them): conv over x plus B and C of every group.
     n_conv = max(s.d_conv - 1, 0) * (s.d_inner + 2 * s.n_group * s.d_state)
     return n_conv, s.d_state * s.d_inner

@@ -158,6 +158,7 @@ _SSM_REQUIRED = {
     "rwkv6": ("wkv.head_size",),
     "rwkv7": ("wkv.head_size",),
     "shortconv": ("shortconv.l_cache",),
+    "kda": ("ssm.conv_kernel", "kda.head_dim"),  # src/models/kimi-linear.cpp, kimi-k3.cpp load_arch_hparams
 }
 
 # The tensor directory settles which layers route to experts and which keep a dense FFN; the
@@ -325,7 +326,7 @@ def _ssm_facts(m: _Meta, kind: str, n_embd: int, n_head: int) -> SSMFacts:
     if kind == "shortconv":
         return SSMFacts(kind=kind, d_conv=m.get_int("shortconv.l_cache", lo=1), d_inner=n_embd)
     if kind == "kda":
-        head_dim = m.get_int("kda.head_dim")
+        head_dim = m.get_int("kda.head_dim", lo=1)
         return SSMFacts(kind=kind, d_conv=m.get_int("ssm.conv_kernel"), head_size=head_dim, n_head=n_head)
     # Other linear-attention hybrids: keep whatever generic SSM keys exist.
     return SSMFacts(kind=kind, d_conv=m.get_int("ssm.conv_kernel"), d_inner=m.get_int("ssm.inner_size"),

@@ -113,6 +113,9 @@ FAMILIES: dict[str, Family] = {
     "deepseek_v3": Family("deepseek2", moe="first_k_dense", keys="as deepseek_v2", source="deepseek-ai/DeepSeek-V3"),
     "deepseek_v32": Family("deepseek32", moe="first_k_dense", keys="as deepseek_v3; index_n_heads index_head_dim (lightning indexer) index_topk", source="deepseek-ai/DeepSeek-V3.2"),
     "kimi_k2": Family("deepseek2", moe="first_k_dense", keys="as deepseek_v3", source="moonshotai/Kimi-K2-Instruct"),
+    "kimi_linear": Family("kimi-linear", moe="first_k_dense", hybrid="kimi_linear",
+                          keys="linear_attn_config (full_attn_layers 1-based: MLA; the rest KDA; head_dim num_heads short_conv_kernel_size) kv_lora_rank qk_*_head_dim v_head_dim num_experts num_experts_per_token num_shared_experts first_k_dense_replace",
+                          source="moonshotai/Kimi-Linear-48B-A3B-Instruct (llama.cpp conversion/kimi_linear.py)"),
     "starcoder2": Family("starcoder2", keys="sliding_window ignored by llama.cpp", source="bigcode/starcoder2-15b"),
     "granite": Family("granite", source="ibm-granite/granite-3.3-8b-instruct"),
     "granitemoe": Family("granitemoe", moe="all", ff_is_expert=True, keys="num_local_experts", source="ibm-granite/granite-3.1-3b-a800m-instruct"),
@@ -371,6 +374,12 @@ def _layer_kinds(c: _Cfg, fam: Family, n_layer: int) -> tuple[tuple[str, ...], t
             return tuple(A if b == "full_attention" else R for b in blocks), tuple(no_attn)
         interval = c.int("full_attention_interval", default=4, lo=1, hi=MAX_LAYERS)
         return tuple(A if (i + 1) % interval == 0 else R for i in range(n_layer)), tuple(no_attn)
+    if fam.hybrid == "kimi_linear":
+        # conversion/kimi_linear.py: a layer is MLA iff its 1-based index is in full_attn_layers.
+        full = _kimi_linear_cfg(c).list("full_attn_layers")
+        if not full or any(isinstance(x, bool) or not isinstance(x, int) or not 1 <= x <= n_layer for x in full):
+            raise _fail("linear_attn_config.full_attn_layers", f"must list 1-based layer numbers in 1..{n_layer}")
+        return tuple(A if i + 1 in full else R for i in range(n_layer)), tuple(no_attn)
     if fam.hybrid == "nemotron_h":
         pat = c.cfg.get("hybrid_override_pattern")
         if not isinstance(pat, str) or len(pat) != n_layer or not set(pat) <= {"M", "*", "-", "E"}:
@@ -379,8 +388,26 @@ def _layer_kinds(c: _Cfg, fam: Family, n_layer: int) -> tuple[tuple[str, ...], t
     return (), tuple(no_attn)
 
 
+def _kimi_linear_cfg(c: _Cfg) -> _Cfg:
+    """Kimi-Linear's nested ``linear_attn_config`` (the KDA layers' sizes and the layer pattern)."""
+    sub = c.cfg.get("linear_attn_config")
+    if not isinstance(sub, dict):
+        raise _fail("linear_attn_config", "must be an object (Kimi-Linear's KDA settings)")
+    return _Cfg(sub, {})
+
+
 def _ssm(c: _Cfg, fam: Family, n_embd: int) -> SSMFacts | None:
     h = fam.hybrid
+    if h == "kimi_linear":
+        # KDA (src/models/kimi-linear.cpp): llama.cpp runs these layers with the attention head
+        # count (hparams.n_head()) and kda.head_dim; the converter writes linear_attn_config's
+        # head_dim and short_conv_kernel_size, not its num_heads, so the two head counts must agree.
+        lac = _kimi_linear_cfg(c)
+        n_head = c.int("num_attention_heads", lo=1, hi=1 << 16)
+        if lac.int("num_heads", default=n_head, lo=1, hi=1 << 16) != n_head:
+            raise _fail("linear_attn_config.num_heads", f"differs from num_attention_heads ({n_head}): llama.cpp's kimi-linear uses one head count")
+        return SSMFacts("kda", d_conv=lac.int("short_conv_kernel_size", default=4, lo=1, hi=1024),
+                        head_size=lac.int("head_dim", lo=1, hi=1 << 16), n_head=n_head)
     if h == "mamba" and fam.arch == "mamba":
         d_inner = c.int("intermediate_size", "d_inner", default=c.int("expand", default=2, hi=64) * n_embd)
         dt = c.cfg.get("time_step_rank")
@@ -537,7 +564,7 @@ def architecture_from_hf_config(cfg: dict[str, Any]) -> Architecture:
 
     # Experts.
     n_expert = c.int("num_experts", "num_local_experts", "n_routed_experts", "moe_num_experts", default=0, hi=MAX_EXPERTS)
-    n_used = c.int("num_experts_per_tok", "experts_per_token", "moe_topk", "moe_k", default=0, hi=MAX_EXPERTS) if n_expert else 0
+    n_used = c.int("num_experts_per_tok", "experts_per_token", "num_experts_per_token", "moe_topk", "moe_k", default=0, hi=MAX_EXPERTS) if n_expert else 0
     if n_used > n_expert:
         raise _fail("num_experts_per_tok", f"= {n_used} exceeds the number of experts ({n_expert})")
     ff_per_layer = _per_layer_ff(c, n_layer) if fam.arch == "gemma3n" else None  # MatFormer: one width per layer
@@ -550,8 +577,8 @@ def architecture_from_hf_config(cfg: dict[str, Any]) -> Architecture:
         if c.cfg.get("moe_shared_expert_intermediate_size"):  # Nemotron 3: the shared expert has its own width
             n_shared = c.int("n_shared_experts", default=1, lo=1, hi=MAX_EXPERTS)
             n_ff_shexp = c.int("moe_shared_expert_intermediate_size", hi=1 << 24)
-        elif c.cfg.get("n_shared_experts") or c.cfg.get("moe_num_shared_experts"):
-            n_shared = c.int("n_shared_experts", "moe_num_shared_experts", hi=MAX_EXPERTS)
+        elif c.cfg.get("n_shared_experts") or c.cfg.get("moe_num_shared_experts") or c.cfg.get("num_shared_experts"):
+            n_shared = c.int("n_shared_experts", "moe_num_shared_experts", "num_shared_experts", hi=MAX_EXPERTS)
             n_ff_shexp = n_shared * n_ff_exp
         elif c.cfg.get("shared_expert_intermediate_size") or c.cfg.get("shared_intermediate_size"):
             n_shared = 1

@@ -76,6 +76,11 @@ ARCH_DEFAULTS: dict[str, dict[str, Any]] = {
     "mamba2": {"d_inner": 512, "d_state": 64, "ssm_head_dim": 64, "n_group": 1, "d_conv": 4, "n_ctx": 1 << 20},
     "granitehybrid": {"d_inner": 512, "d_state": 64, "ssm_head_dim": 64, "n_group": 1, "d_conv": 4,
                       "n_layer": 6, "attn_layers": (2, 5)},
+    # Kimi-Linear: KDA layers with MLA at layer 3 (as the real model's 1-based 4, 8, ...), layer 0
+    # dense, the rest MoE with a shared expert. KDA and MLA share the head count (n_head).
+    "kimi-linear": {"n_head": 4, "kda_head_dim": 64, "d_conv": 4, "kv_lora_rank": 64, "qk_nope": 32, "qk_rope": 16,
+                    "v_head": 32, "n_expert": 8, "n_expert_used": 2, "n_expert_shared": 1, "n_ff_exp": 128,
+                    "n_dense_lead": 1, "attn_layers": (3,)},
     # RWKV-7: four heads of 64; distinct low-rank sizes so a swapped rank shows up as a shape mismatch.
     "rwkv7": {"head_size": 64, "lora_decay": 32, "lora_iclr": 64, "lora_value_res_mix": 96, "lora_gate": 128,
               "n_ff": 1024, "n_ctx": 1 << 20},
@@ -312,17 +317,7 @@ def _build_deepseek2(b: _Builder, indexer: bool = False) -> None:
     b.u32("leading_dense_block_count", p["n_dense_lead"])
     if q_lora:
         b.u32("attention.q_lora_rank", q_lora)
-    b.u32("attention.kv_lora_rank", kv_lora)
-    b.u32("attention.key_length", kv_lora + rope)
-    b.u32("attention.value_length", kv_lora)
-    b.u32("attention.key_length_mla", k_mla)
-    b.u32("attention.value_length_mla", v_head)
-    b.u32("rope.dimension_count", rope)
-    b.u32("expert_count", p["n_expert"])
-    b.u32("expert_used_count", p["n_expert_used"])
-    b.u32("expert_shared_count", p["n_expert_shared"])
-    b.u32("expert_feed_forward_length", p["n_ff_exp"])
-    b.f32("expert_weights_scale", 1.0)
+    _mla_moe_keys(b, kv_lora, rope, k_mla, v_head)
     _embeddings(b)
     for i in range(p["n_layer"]):
         b.t(T.ATTN_NORM, (e,), i, init="ones")
@@ -332,11 +327,7 @@ def _build_deepseek2(b: _Builder, indexer: bool = False) -> None:
             b.t(T.ATTN_Q_B, (q_lora, h * k_mla), i)
         else:
             b.t(T.ATTN_Q, (e, h * k_mla), i)
-        b.t(T.ATTN_KV_A_NORM, (kv_lora,), i, init="ones")
-        b.t(T.ATTN_KV_A_MQA, (e, kv_lora + rope), i)
-        b.t(T.ATTN_K_B, (nope, kv_lora, h), i)
-        b.t(T.ATTN_V_B, (kv_lora, v_head, h), i)
-        b.t(T.ATTN_OUT, (h * v_head, e), i)
+        _mla_kv_tensors(b, i, kv_lora, rope, nope, v_head)
         if indexer:
             ih, idim = p["indexer_n_head"], p["indexer_head_dim"]
             b.t(T.INDEXER_K_NORM, (idim,), i, init="ones")
@@ -352,6 +343,99 @@ def _build_deepseek2(b: _Builder, indexer: bool = False) -> None:
             if indexer:
                 b.t(T.FFN_EXP_PROBS_B, (p["n_expert"],), i, suffix="bias", init="zeros")
             sh = p["n_ff_exp"] * p["n_expert_shared"]
+            b.t(T.FFN_GATE_SHEXP, (e, sh), i)
+            b.t(T.FFN_UP_SHEXP, (e, sh), i)
+            b.t(T.FFN_DOWN_SHEXP, (sh, e), i)
+
+
+def _mla_moe_keys(b: _Builder, kv_lora: int, rope: int, k_mla: int, v_head: int) -> None:
+    """The MLA (absorbed: the latent is cached as one MQA head of ``kv_lora + rope``) and routed-
+    expert keys DeepSeek-V2/V3-style blocks share (deepseek2, deepseek32, kimi-linear)."""
+    p = b.p
+    b.u32("attention.kv_lora_rank", kv_lora)
+    b.u32("attention.key_length", kv_lora + rope)
+    b.u32("attention.value_length", kv_lora)
+    b.u32("attention.key_length_mla", k_mla)
+    b.u32("attention.value_length_mla", v_head)
+    b.u32("rope.dimension_count", rope)
+    b.u32("expert_count", p["n_expert"])
+    b.u32("expert_used_count", p["n_expert_used"])
+    b.u32("expert_shared_count", p["n_expert_shared"])
+    b.u32("expert_feed_forward_length", p["n_ff_exp"])
+    b.f32("expert_weights_scale", 1.0)
+
+
+def _mla_kv_tensors(b: _Builder, i: int, kv_lora: int, rope: int, nope: int, v_head: int) -> None:
+    """Layer ``i``'s MLA tensors after the query projection: the compressed KV (with its norm),
+    the split per-head decompressions attn_k_b/attn_v_b, and the output projection."""
+    from gguf.constants import MODEL_TENSOR as T
+
+    e, h = b.p["n_embd"], b.p["n_head"]
+    b.t(T.ATTN_KV_A_NORM, (kv_lora,), i, init="ones")
+    b.t(T.ATTN_KV_A_MQA, (e, kv_lora + rope), i)
+    b.t(T.ATTN_K_B, (nope, kv_lora, h), i)
+    b.t(T.ATTN_V_B, (kv_lora, v_head, h), i)
+    b.t(T.ATTN_OUT, (h * v_head, e), i)
+
+
+def _build_kimi_linear(b: _Builder) -> None:
+    """Kimi-Linear (src/models/kimi-linear.cpp load_arch_hparams/load_arch_tensors,
+    conversion/kimi_linear.py): per-layer head_count_kv marks the MLA layers (1: MLA stored as MQA
+    over the latent) and the KDA layers (0); KDA layers have separate q/k/v projections, a short
+    convolution over each (stored 4-D, as the converter writes it), the f and g low-rank gates,
+    beta, A and dt bias, and an output norm of one head. MLA without q LoRA (attn_q). Layer 0
+    dense, the rest MoE with shared experts and a per-expert selection bias (sigmoid gating)."""
+    from gguf.constants import MODEL_TENSOR as T
+
+    p = b.p
+    e, h, n_layer = p["n_embd"], p["n_head"], p["n_layer"]
+    attn = set(p["attn_layers"])
+    if not attn or not attn <= set(range(n_layer)):
+        raise ValueError("attn_layers must name at least one layer index below n_layer")
+    kv_lora, nope, rope, v_head, hd, d_conv = (p["kv_lora_rank"], p["qk_nope"], p["qk_rope"], p["v_head"],
+                                                p["kda_head_dim"], p["d_conv"])
+    k_mla, d_inner = nope + rope, h * hd
+    _common_kv(b, heads=False)
+    b.u32("attention.head_count", h)
+    b.arr("attention.head_count_kv", [1 if i in attn else 0 for i in range(n_layer)])
+    b.u32("feed_forward_length", p["n_ff"])
+    b.u32("leading_dense_block_count", p["n_dense_lead"])
+    _mla_moe_keys(b, kv_lora, rope, k_mla, v_head)
+    b.u32("ssm.conv_kernel", d_conv)
+    b.u32("kda.head_dim", hd)
+    b.u32("expert_gating_func", 2)  # sigmoid (LLAMA_EXPERT_GATING_FUNC_TYPE_SIGMOID)
+    _embeddings(b)
+    for i in range(n_layer):
+        b.t(T.ATTN_NORM, (e,), i, init="ones")
+        if i in attn:
+            b.t(T.ATTN_Q, (e, h * k_mla), i)
+            _mla_kv_tensors(b, i, kv_lora, rope, nope, v_head)
+        else:
+            for conv in (T.SSM_CONV1D_Q, T.SSM_CONV1D_K, T.SSM_CONV1D_V):
+                b.t(conv, (d_conv, 1, d_inner, 1), i, init="small")
+            b.t(T.ATTN_Q, (e, d_inner), i)
+            b.t(T.ATTN_K, (e, d_inner), i)
+            b.t(T.ATTN_V, (e, d_inner), i)
+            b.t(T.SSM_F_A, (e, hd), i)
+            b.t(T.SSM_F_B, (hd, d_inner), i)
+            b.t(T.SSM_BETA, (e, h), i)
+            b.t(T.SSM_A, (1, h, 1, 1), i, suffix=None, init="ssm_a")
+            b.t(T.SSM_DT, (d_inner,), i, suffix="bias", init="small")
+            b.t(T.SSM_G_A, (e, hd), i)
+            b.t(T.SSM_G_B, (hd, d_inner), i)
+            b.t(T.SSM_NORM, (hd,), i, init="ones")
+            b.t(T.ATTN_OUT, (d_inner, e), i)
+        b.t(T.FFN_NORM, (e,), i, init="ones")
+        if i < p["n_dense_lead"]:
+            _dense_ffn(b, i, p["n_ff"])
+        else:
+            ne, ff = p["n_expert"], p["n_ff_exp"]
+            b.t(T.FFN_GATE_INP, (e, ne), i, init="small")  # F32, as the converter writes routers
+            b.t(T.FFN_GATE_EXP, (e, ff, ne), i)
+            b.t(T.FFN_UP_EXP, (e, ff, ne), i)
+            b.t(T.FFN_DOWN_EXP, (ff, e, ne), i)
+            b.t(T.FFN_EXP_PROBS_B, (ne,), i, suffix="bias", init="zeros")
+            sh = ff * p["n_expert_shared"]
             b.t(T.FFN_GATE_SHEXP, (e, sh), i)
             b.t(T.FFN_UP_SHEXP, (e, sh), i)
             b.t(T.FFN_DOWN_SHEXP, (sh, e), i)
@@ -657,6 +741,7 @@ _BUILDERS: dict[str, Callable[[_Builder], None]] = {
     "qwen3moe": _build_qwen3moe,
     "deepseek2": _build_deepseek2,
     "deepseek32": lambda b: _build_deepseek2(b, indexer=True),
+    "kimi-linear": _build_kimi_linear,
     "gemma2": lambda b: _build_gemma(b, gemma3=False),
     "gemma3": lambda b: _build_gemma(b, gemma3=True),
     "gemma3n": _build_gemma3n,
