@@ -35,6 +35,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..layout import altup_dims, is_rwkv7, traits
 from ..model import Architecture
 from .config import Resolved
 from .kv_cache import CacheEstimate, has_kv, has_recurrent_state, indexer_k_row, uses_mla_cache
@@ -150,9 +151,19 @@ def compute_phases(arch: Architecture, cache: CacheEstimate, r: Resolved, n_outp
     T = min(r.n_ctx, r.n_ubatch)
     n_out = min(T, max(1, r.n_outputs_max)) if n_outputs is None else min(T, max(1, n_outputs), max(1, r.n_outputs_max))
     idx = range(arch.n_layer) if layers is None else layers
+    embd = arch.n_embd * T * F32
+    masks = mask_bytes(arch, cache, r, T)
+    phases = _gemma3n_phases if traits(arch)["altup"] else _layer_phases
+    attn, ffn = phases(arch, cache, r, idx, masks, T)
+    out = (arch.n_vocab * n_out * F32 + OUT_ACT_EMBD * embd) if with_output else 0
+    return ComputePhases(attn, ffn, out, masks)
+
+
+def _layer_phases(arch: Architecture, cache: CacheEstimate, r: Resolved, idx, masks: int,
+                  T: int) -> tuple[int, int]:
+    """(attention-side, FFN) peaks over the layers ``idx``, one layer's live set at a time."""
     tok = T * F32
     embd = arch.n_embd * tok
-    masks = mask_bytes(arch, cache, r, T)
     attn = 0
     ffn = 0
     for il in idx:
@@ -187,28 +198,17 @@ def compute_phases(arch: Architecture, cache: CacheEstimate, r: Resolved, n_outp
                    + arch.n_embd * arch.n_expert_used * tok  # per-expert down outputs
                    + 2 * arch.n_ff_shexp * tok)
             ffn = max(ffn, masks + MOE_ACT_EMBD * embd + moe)
-        elif arch.n_ff[il] and _is_rwkv7(arch):
+        elif arch.n_ff[il] and is_rwkv7(arch):
             ffn = max(ffn, masks + RWKV7_FFN_ACT_EMBD * embd + int(RWKV7_FFN_ACT_NFF * arch.n_ff[il]) * tok)
         elif arch.n_ff[il]:
             ffn = max(ffn, masks + FFN_ACT_EMBD * embd + int(FFN_ACT_NFF * arch.n_ff[il]) * tok)
-    if _is_gemma3n(arch):
-        attn, ffn = _gemma3n_phases(arch, cache, r, list(idx), masks, T)
-    out = (arch.n_vocab * n_out * F32 + OUT_ACT_EMBD * embd) if with_output else 0
-    return ComputePhases(attn, ffn, out, masks)
+    return attn, ffn
 
 
-def _is_gemma3n(arch: Architecture) -> bool:
-    from ..layout import traits
-
-    return bool(traits(arch)["altup"])
-
-
-def _gemma3n_phases(arch: Architecture, cache: CacheEstimate, r: Resolved, idx: list[int], masks: int,
+def _gemma3n_phases(arch: Architecture, cache: CacheEstimate, r: Resolved, idx, masks: int,
                     T: int) -> tuple[int, int]:
     """(attention-side, FFN) peaks of a Gemma 3n graph, as G3N_* describe: the per-layer-input
     and AltUp phases count as attention-side, so the peak stays the largest of three phases."""
-    from ..layout import altup_dims
-
     _, _, ple_embd = altup_dims(arch)
     tok = T * F32
     ple = ple_embd * arch.n_layer
@@ -232,7 +232,7 @@ def ssm_activation_floats(arch: Architecture) -> int:
     and output, scan output and gating, plus the residual stream (llama.cpp graph_build_mamba*);
     for an RWKV-7 layer, the fitted time-mix live set (RWKV7_ACT_EMBD)."""
     s = arch.ssm
-    if _is_rwkv7(arch):
+    if is_rwkv7(arch):
         return int(RWKV7_ACT_EMBD * arch.n_embd)
     if s.kind == "kda":  # Kimi-Linear: see KDA_ACT_*
         return KDA_ACT_EMBD * arch.n_embd + KDA_ACT_INNER * s.n_head * s.head_size
@@ -245,16 +245,12 @@ def ssm_activation_floats(arch: Architecture) -> int:
     return SSM_ACT_EMBD * arch.n_embd + proj + 2 * conv + int(1.5 * d_inner)
 
 
-def _is_rwkv7(arch: Architecture) -> bool:
-    return arch.ssm is not None and arch.ssm.kind == "rwkv7"
-
-
 def rwkv7_state_bytes(arch: Architecture, r: Resolved) -> int:
     """An RWKV-7 layer's WKV state in the graph: the rows gathered from the cache and the state part
     of the WKV op's output, ``n_embd x head_size`` F32 per sequence each (llama_hparams::n_embd_s).
     Exact for one sequence and for up to four in a 512-token micro-batch; with more sequences in a
     small micro-batch llama.cpp's allocator reuses part of it (up to ~5% less compute buffer)."""
-    if not _is_rwkv7(arch):
+    if not is_rwkv7(arch):
         return 0
     return 2 * arch.n_embd * arch.ssm.head_size * r.n_seq_max * F32
 

@@ -42,6 +42,8 @@ from typing import Sequence
 from ..errors import SizeupError
 from ..layout import is_routed_expert  # noqa: F401 (re-exported: the speed model's notion)
 from ..model import LAYER_RECURRENT, Architecture, TensorInfo
+from .kv_cache import recurrent_rows
+from .placement import is_input_tensor
 
 # --- efficiency factors ------------------------------------------------------------------------
 # Fraction of spec memory bandwidth llama.cpp's decode reaches. GPUs: llama.cpp's published
@@ -289,8 +291,6 @@ def weight_bytes_per_token(tensors: Sequence[TensorInfo], arch: Architecture, n_
 def _is_lookup_table(t: TensorInfo) -> bool:
     """An input table other than token_embd (``per_layer_token_embd``, ``position_embd``...): a
     token gathers one row (its last dimension counts the rows), as llama.cpp's get_rows does."""
-    from .placement import is_input_tensor
-
     return len(t.shape) >= 2 and t.name != "token_embd.weight" and is_input_tensor(t.name)
 
 
@@ -346,8 +346,6 @@ def kv_read_bytes(arch: Architecture, depth: int, bytes_k: float = 2.0, bytes_v:
     (kv_lora_rank + rope dims) shared by K and V. Recurrent layers read and write their fixed
     state (f32) instead, whatever the depth.
     """
-    from .kv_cache import recurrent_rows
-
     if depth < 0:
         raise SizeupError("context depth cannot be negative")
     out: list[float] = []
